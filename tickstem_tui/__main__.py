@@ -1,0 +1,5 @@
+"""Entry point for `python -m tickstem_tui`."""
+
+from tickstem_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""Request/response helpers shared by every handler: JSON in and out, errors, paging, auth."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from tickstem_tui.api.keys import SERVICES
+from tickstem_tui.domain.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    QuotaExceeded,
+    Unauthorized,
+    ValidationError,
+)
+from tickstem_tui.facade import Services
+
+JSON_TYPE = "application/json"
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(text=dumps(data), status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    return json_response({"error": message}, status=status, headers=headers)
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body counts as `{}` (clients send bodiless POSTs with a JSON type)."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"malformed JSON body: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValidationError("request body must be a JSON object")
+    return data
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """A paging number from the query string, clamped rather than rejected (clients disagree on ranges)."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return default
+    return max(low, min(high, value))
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    return token.strip()
+
+
+AccountHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
+
+
+def status_map(
+    *, validation: int = 400, not_found: int = 404, conflict: int = 409, quota: int = 402
+) -> dict[type[DomainError], int]:
+    return {
+        ValidationError: validation,
+        NotFound: not_found,
+        Conflict: conflict,
+        QuotaExceeded: quota,
+        Unauthorized: 401,
+    }
+
+
+def api_key_required(
+    codes: dict[type[DomainError], int] | None = None,
+) -> Callable[[AccountHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """Tickstem-style endpoint: a valid Bearer API key names the account; domain errors become JSON."""
+    mapping = codes or status_map()
+
+    def decorate(handler: AccountHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        @functools.wraps(handler)
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            token = bearer_token(request)
+            if not token:
+                return error_response(401, "missing API key: send 'Authorization: Bearer <key>'")
+            account_id = await services(request).accounts.authenticate(token)
+            if account_id is None:
+                return error_response(401, "invalid API key")
+            return await map_domain_errors(mapping, handler, request, account_id)
+
+        return wrapped
+
+    return decorate
+
+
+async def map_domain_errors(
+    mapping: dict[type[DomainError], int], handler: AccountHandler, request: web.Request, account_id: str
+) -> web.StreamResponse:
+    try:
+        return await handler(request, account_id)
+    except DomainError as exc:
+        for kind, status in mapping.items():
+            if isinstance(exc, kind):
+                return error_response(status, exc.message)
+        raise

@@ -1,0 +1,1 @@
+"""Pure domain model and rules: no I/O, no frameworks."""

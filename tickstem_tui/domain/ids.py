@@ -1,0 +1,28 @@
+"""Identifier and secret generation: every id, token and slug is URL-path safe."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+_SLUG_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str) -> str:
+    """`prefix_` + 16 lowercase hex characters, e.g. `job_9f2c0a1b3c4d5e6f`."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def new_token() -> str:
+    """A 64-hex-character secret (32 random bytes), the Tickstem heartbeat ping credential."""
+    return secrets.token_hex(32)
+
+
+def new_slug(length: int = 12) -> str:
+    """A random mixed-case alphanumeric slug, the CronSafe ping identifier."""
+    return "".join(secrets.choice(_SLUG_ALPHABET) for _ in range(length))
+
+
+def new_api_key() -> str:
+    """An owner API key in Tickstem's `tsk_live_` form."""
+    return "tsk_live_" + secrets.token_urlsafe(30).replace("-", "x").replace("_", "y")

@@ -1,0 +1,32 @@
+"""UTC time helpers: the wire format (RFC 3339 with zone) and the storage format (epoch milliseconds)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime."""
+    return round(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def opt_from_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else from_ms(ms)
+
+
+def opt_to_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else to_ms(moment)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """`2026-05-01T00:00:00Z` or with milliseconds; None stays None (never an empty string)."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,20 @@
+"""The services both faces (REST API and TUI) call: one object handed out by the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tickstem_tui.clock import Clock
+from tickstem_tui.config import Settings
+from tickstem_tui.services.accounts import AccountService
+from tickstem_tui.services.bus import EventBus
+from tickstem_tui.services.jobs import JobService
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    bus: EventBus
+    accounts: AccountService
+    jobs: JobService

@@ -1,0 +1,1 @@
+"""Services own behaviour; the TUI and the HTTP API are thin faces over them."""

@@ -1,0 +1,231 @@
+"""Fires a job's HTTP request and records the execution: status, code, duration, error, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from datetime import datetime
+from urllib.parse import quote
+
+import aiohttp
+import aiosqlite
+
+from tickstem_tui import __version__
+from tickstem_tui.clock import Clock
+from tickstem_tui.config import Settings
+from tickstem_tui.domain.events import ExecutionFinished, ExecutionStarted, Flipped
+from tickstem_tui.domain.ids import new_id
+from tickstem_tui.domain.jobs import Execution, ExecutionStatus, Job, JobStatus, status_after_run
+from tickstem_tui.domain.times import to_ms
+from tickstem_tui.services.bus import EventBus
+from tickstem_tui.services.flips import record_flip
+from tickstem_tui.store.database import Database
+from tickstem_tui.store.jobs import finish_execution, insert_execution, row_to_job
+
+log = logging.getLogger(__name__)
+
+BODY_EXCERPT_BYTES = 300
+"""How much of a failed response's body goes into the execution's error, to help diagnose it."""
+MAX_BACKOFF_SECS = 30.0
+
+
+def _header_value(text: str) -> str:
+    # HTTP header values must be Latin-1; a Unicode job name travels percent-encoded.
+    return text if text.isascii() else quote(text, safe=" -_.~")
+
+
+class Executor:
+    """Runs executions concurrently, bounded by a semaphore, over one shared HTTP session."""
+
+    def __init__(
+        self,
+        db: Database,
+        session: aiohttp.ClientSession,
+        bus: EventBus,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self._session = session
+        self._bus = bus
+        self._clock = clock
+        self._settings = settings
+        self._slots = asyncio.Semaphore(settings.max_concurrent_executions)
+        self._tasks: set[asyncio.Task[Execution]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def start_execution(self, job: Job, scheduled_at: datetime, *, manual: bool) -> Execution:
+        """Record the execution as running and launch its HTTP call in the background."""
+        now = self._clock.now()
+        execution = Execution(
+            id=new_id("exec"),
+            job_id=job.id,
+            status=ExecutionStatus.RUNNING,
+            status_code=None,
+            duration_ms=0,
+            error="",
+            scheduled_at=scheduled_at,
+            triggered_at=now if manual else scheduled_at,
+            started_at=now,
+            finished_at=None,
+            attempts=0,
+            manual=manual,
+        )
+
+        async def record(conn: aiosqlite.Connection) -> None:
+            await insert_execution(conn, execution)
+            await conn.execute("UPDATE jobs SET last_run_at = ? WHERE id = ?", (to_ms(now), job.id))
+
+        await self._db.write(record)
+        self._bus.publish(ExecutionStarted(job.account_id, job.id, execution.id))
+        task = asyncio.create_task(self._run(job, execution), name=f"execution:{execution.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return execution
+
+    async def wait_idle(self) -> None:
+        """Wait until every execution started so far has been recorded (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    async def shutdown(self, grace_secs: float) -> None:
+        """Let running executions finish for up to `grace_secs`, then cancel (recorded as failed)."""
+        if self._tasks:
+            await asyncio.wait(tuple(self._tasks), timeout=grace_secs)
+        for task in tuple(self._tasks):
+            task.cancel()
+        await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    async def _run(self, job: Job, execution: Execution) -> Execution:
+        try:
+            async with self._slots:
+                finished = await self._call(job, execution)
+        except asyncio.CancelledError:
+            finished = self._ended(execution, ExecutionStatus.FAILED, None, 0, "cancelled: server shutting down", 0)
+            await asyncio.shield(self._record(job, finished))
+            raise
+        except Exception as exc:
+            log.exception("execution %s crashed", execution.id)
+            finished = self._ended(execution, ExecutionStatus.FAILED, None, 0, f"internal error: {exc}", 0)
+        await self._record(job, finished)
+        return finished
+
+    async def _call(self, job: Job, execution: Execution) -> Execution:
+        spec = job.spec
+        headers = {
+            **spec.headers,
+            "X-Tickstem-Job-ID": job.id,
+            "X-Tickstem-Job-Name": _header_value(spec.name),
+            "X-Tickstem-Execution-ID": execution.id,
+        }
+        headers.setdefault("User-Agent", f"tickstem-tui/{__version__}")
+        retries = self._settings.default_job_retries if spec.retries is None else spec.retries
+        timeout = aiohttp.ClientTimeout(total=spec.timeout_secs)
+        backoff = self._settings.retry_backoff_secs
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._session.request(
+                    spec.method, spec.endpoint, headers=headers, timeout=timeout, allow_redirects=False
+                ) as response:
+                    body = await response.content.read(BODY_EXCERPT_BYTES)
+                    elapsed = _ms_since(started)
+                    if 200 <= response.status < 300:
+                        return self._ended(execution, ExecutionStatus.SUCCESS, response.status, elapsed, "", attempt)
+                    excerpt = body.decode("utf-8", "replace").strip()
+                    error = f"HTTP {response.status} response from endpoint"
+                    if excerpt:
+                        error += f": {excerpt}"
+                    return self._ended(execution, ExecutionStatus.FAILED, response.status, elapsed, error, attempt)
+            except TimeoutError:
+                error = f"no response within {spec.timeout_secs}s"
+                return self._ended(execution, ExecutionStatus.TIMEOUT, None, _ms_since(started), error, attempt)
+            except (aiohttp.ClientError, OSError) as exc:
+                message = str(exc) or type(exc).__name__
+                if attempt > retries:
+                    error = f"network error after {attempt} attempt{'s' if attempt > 1 else ''}: {message}"
+                    return self._ended(execution, ExecutionStatus.FAILED, None, _ms_since(started), error, attempt)
+                log.info("job %s attempt %d failed (%s); retrying in %.2fs", job.id, attempt, message, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+
+    def _ended(
+        self,
+        execution: Execution,
+        status: ExecutionStatus,
+        status_code: int | None,
+        duration_ms: int,
+        error: str,
+        attempts: int,
+    ) -> Execution:
+        return replace(
+            execution,
+            status=status,
+            status_code=status_code,
+            duration_ms=duration_ms,
+            error=error[:2000],
+            finished_at=self._clock.now(),
+            attempts=attempts,
+        )
+
+    async def _record(self, job: Job, finished: Execution) -> None:
+        now = self._clock.now()
+        failing_after = self._settings.failing_after
+
+        async def record(conn: aiosqlite.Connection) -> Flipped | None:
+            await finish_execution(conn, finished)
+            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None  # deleted while running; its executions went with it
+            current = row_to_job(row)
+            status, streak = status_after_run(current, finished.status, failing_after)
+            await conn.execute(
+                "UPDATE jobs SET status = ?, consecutive_failures = ? WHERE id = ? AND status = ?",
+                (status.value, streak, job.id, current.status.value),
+            )
+            if status is current.status:
+                return None
+            reason = (
+                f"{streak} consecutive failed runs; last: {finished.error}"
+                if status is JobStatus.FAILING
+                else "a run succeeded"
+            )
+            flip = Flipped(
+                current.account_id,
+                "job",
+                job.id,
+                current.name,
+                current.status.value,
+                status.value,
+                reason,
+                now,
+            )
+            await conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (to_ms(now), job.id))
+            await record_flip(conn, flip)
+            return flip
+
+        flip = await self._db.write(record)
+        self._bus.publish(
+            ExecutionFinished(
+                job.account_id,
+                job.id,
+                finished.id,
+                finished.status.value,
+                finished.status_code,
+                finished.duration_ms,
+            )
+        )
+        if flip is not None:
+            self._bus.publish(flip)
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)

@@ -1,0 +1,1 @@
+"""SQLite persistence: one writer with group commit, a reader, migrations and repositories."""

@@ -1,0 +1,217 @@
+"""The SQLite connection pair: every mutation through one queued writer, reads on their own connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteFn = Callable[[aiosqlite.Connection], Awaitable[T]]
+Params = Sequence[Any] | dict[str, Any]
+
+MAX_BATCH = 512
+"""Most queued writes committed together; bounds how long one batch holds the write lock."""
+QUEUE_LIMIT = 20_000
+"""Writers wait (back-pressure) rather than queue without bound."""
+
+
+@dataclass(slots=True)
+class _WriteRequest:
+    fn: WriteFn[Any]
+    future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+_CLOSE = object()
+
+
+async def _configure(conn: aiosqlite.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+
+
+class Database:
+    """Owns the connections. `write()` returns only after the change is committed (durable in WAL)."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._queue: asyncio.Queue[_WriteRequest | object] = asyncio.Queue(QUEUE_LIMIT)
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.batched_writes = 0
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await _configure(writer)
+            await migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            await _configure(reader)
+        except BaseException:
+            await writer.close()
+            raise
+        db = cls(path, writer, reader)
+        db._task = asyncio.create_task(db._write_loop(), name="sqlite-writer")
+        return db
+
+    async def close(self) -> None:
+        """Commit everything already queued, then close both connections."""
+        if self._task is not None:
+            await self._queue.put(_CLOSE)
+            await self._task
+            self._task = None
+        await self._reader.close()
+        await self._writer.close()
+
+    # -- reads -------------------------------------------------------------------------------
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._reader.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+            return row
+
+    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+    # -- writes ------------------------------------------------------------------------------
+    async def write(self, fn: WriteFn[T]) -> T:
+        """Run `fn` on the write connection inside a transaction; return after it is committed."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("database is closed")
+        request = _WriteRequest(fn)
+        await self._queue.put(request)
+        result: T = await asyncio.shield(request.future)
+        return result
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One statement as its own write; returns the number of rows changed."""
+
+        async def run(conn: aiosqlite.Connection) -> int:
+            cursor = await conn.execute(sql, params)
+            return cursor.rowcount
+
+        return await self.write(run)
+
+    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+        batch = list(rows)
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(sql, batch)
+
+        await self.write(run)
+
+    async def _write_loop(self) -> None:
+        closing = False
+        while not closing:
+            first = await self._queue.get()
+            batch: list[_WriteRequest] = []
+            if first is _CLOSE:
+                closing = True
+            else:
+                assert isinstance(first, _WriteRequest)
+                batch.append(first)
+            # Group commit: whatever queued up while the previous batch committed goes in together.
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is _CLOSE:
+                    closing = True
+                    continue
+                assert isinstance(item, _WriteRequest)
+                batch.append(item)
+            if batch:
+                await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_WriteRequest]) -> None:
+        conn = self._writer
+        outcomes: list[tuple[bool, Any]] = []
+        single = len(batch) == 1
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for request in batch:
+                if single:
+                    try:
+                        outcomes.append((True, await request.fn(conn)))
+                    except Exception as exc:
+                        outcomes.append((False, exc))
+                        await conn.execute("ROLLBACK")
+                        await conn.execute("BEGIN IMMEDIATE")
+                    continue
+                # Each write in a shared batch gets a savepoint, so one failure cannot undo the others.
+                await conn.execute("SAVEPOINT w")
+                try:
+                    outcomes.append((True, await request.fn(conn)))
+                except Exception as exc:
+                    outcomes.append((False, exc))
+                    await conn.execute("ROLLBACK TO w")
+                await conn.execute("RELEASE w")
+            await conn.execute("COMMIT")
+        except Exception as exc:
+            log.exception("write batch of %d failed", len(batch))
+            with contextlib.suppress(Exception):
+                await conn.execute("ROLLBACK")
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.batched_writes += len(batch)
+        for request, (ok, value) in zip(batch, outcomes, strict=True):
+            if request.future.done():
+                continue
+            if ok:
+                request.future.set_result(value)
+            else:
+                request.future.set_exception(value)
+
+
+def _migration_scripts() -> list[tuple[int, str, str]]:
+    folder = resources.files("tickstem_tui.store") / "migrations"
+    scripts = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            scripts.append((number, entry.name, entry.read_text()))
+    scripts.sort()
+    numbers = [n for n, _, _ in scripts]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..N without gaps, found {numbers}")
+    return scripts
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Apply the SQL migrations newer than `PRAGMA user_version`, each in its own transaction."""
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    scripts = _migration_scripts()
+    if current > len(scripts):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this tickstem-tui ({len(scripts)}); upgrade it"
+        )
+    for number, name, sql in scripts:
+        if number <= current:
+            continue
+        log.info("applying migration %s", name)
+        await conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+    return len(scripts)

@@ -1,0 +1,182 @@
+"""Jobs and executions: rows to domain objects and back, with no rules of their own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+import aiosqlite
+
+from tickstem_tui.domain.jobs import Execution, ExecutionStatus, Job, JobSpec, JobStatus
+from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
+from tickstem_tui.store.database import Database
+
+
+def row_to_job(row: aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"],
+        account_id=row["account_id"],
+        spec=JobSpec(
+            name=row["name"],
+            schedule=row["schedule"],
+            endpoint=row["endpoint"],
+            method=row["method"],
+            headers=json.loads(row["headers"]),
+            timeout_secs=row["timeout_secs"],
+            retries=row["retries"],
+            description=row["description"],
+        ),
+        status=JobStatus(row["status"]),
+        consecutive_failures=row["consecutive_failures"],
+        next_run_at=opt_from_ms(row["next_run_at"]),
+        last_run_at=opt_from_ms(row["last_run_at"]),
+        created_at=from_ms(row["created_at"]),
+        updated_at=from_ms(row["updated_at"]),
+    )
+
+
+def row_to_execution(row: aiosqlite.Row) -> Execution:
+    return Execution(
+        id=row["id"],
+        job_id=row["job_id"],
+        status=ExecutionStatus(row["status"]),
+        status_code=row["status_code"],
+        duration_ms=row["duration_ms"],
+        error=row["error"],
+        scheduled_at=from_ms(row["scheduled_at"]),
+        triggered_at=from_ms(row["triggered_at"]),
+        started_at=opt_from_ms(row["started_at"]),
+        finished_at=opt_from_ms(row["finished_at"]),
+        attempts=row["attempts"],
+        manual=bool(row["manual"]),
+    )
+
+
+def _job_params(job: Job) -> tuple[object, ...]:
+    spec = job.spec
+    return (
+        job.id,
+        job.account_id,
+        spec.name,
+        spec.description,
+        spec.schedule,
+        spec.endpoint,
+        spec.method,
+        json.dumps(spec.headers),
+        spec.timeout_secs,
+        spec.retries,
+        job.status.value,
+        job.consecutive_failures,
+        opt_to_ms(job.next_run_at),
+        opt_to_ms(job.last_run_at),
+        to_ms(job.created_at),
+        to_ms(job.updated_at),
+    )
+
+
+_JOB_COLUMNS = (
+    "id, account_id, name, description, schedule, endpoint, method, headers, timeout_secs, retries, "
+    "status, consecutive_failures, next_run_at, last_run_at, created_at, updated_at"
+)
+
+
+async def save_job(conn: aiosqlite.Connection, job: Job) -> None:
+    """Insert or fully overwrite a job row (inside a caller's write)."""
+    await conn.execute(
+        f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+        _job_params(job),
+    )
+
+
+async def insert_execution(conn: aiosqlite.Connection, execution: Execution) -> None:
+    await conn.execute(
+        "INSERT INTO executions (id, job_id, status, status_code, duration_ms, error, scheduled_at, "
+        "triggered_at, started_at, finished_at, attempts, manual) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            execution.id,
+            execution.job_id,
+            execution.status.value,
+            execution.status_code,
+            execution.duration_ms,
+            execution.error,
+            to_ms(execution.scheduled_at),
+            to_ms(execution.triggered_at),
+            opt_to_ms(execution.started_at),
+            opt_to_ms(execution.finished_at),
+            execution.attempts,
+            int(execution.manual),
+        ),
+    )
+
+
+async def finish_execution(conn: aiosqlite.Connection, execution: Execution) -> None:
+    await conn.execute(
+        "UPDATE executions SET status = ?, status_code = ?, duration_ms = ?, error = ?, finished_at = ?, "
+        "attempts = ? WHERE id = ?",
+        (
+            execution.status.value,
+            execution.status_code,
+            execution.duration_ms,
+            execution.error,
+            opt_to_ms(execution.finished_at),
+            execution.attempts,
+            execution.id,
+        ),
+    )
+
+
+class JobRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, account_id: str, job_id: str) -> Job | None:
+        row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ? AND account_id = ?", (job_id, account_id))
+        return None if row is None else row_to_job(row)
+
+    async def get_any(self, job_id: str) -> Job | None:
+        row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return None if row is None else row_to_job(row)
+
+    async def by_name(self, account_id: str, name: str) -> Job | None:
+        row = await self._db.fetch_one("SELECT * FROM jobs WHERE account_id = ? AND name = ?", (account_id, name))
+        return None if row is None else row_to_job(row)
+
+    async def for_account(self, account_id: str) -> list[Job]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM jobs WHERE account_id = ? ORDER BY created_at, id", (account_id,)
+        )
+        return [row_to_job(row) for row in rows]
+
+    async def all_jobs(self) -> list[Job]:
+        rows = await self._db.fetch_all("SELECT * FROM jobs ORDER BY created_at, id")
+        return [row_to_job(row) for row in rows]
+
+    async def executions(self, job_id: str, limit: int, offset: int) -> list[Execution]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM executions WHERE job_id = ? ORDER BY triggered_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (job_id, limit, offset),
+        )
+        return [row_to_execution(row) for row in rows]
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        row = await self._db.fetch_one("SELECT * FROM executions WHERE id = ?", (execution_id,))
+        return None if row is None else row_to_execution(row)
+
+    async def set_next_runs(self, updates: Iterable[tuple[str, datetime | None]]) -> None:
+        await self._db.execute_many(
+            "UPDATE jobs SET next_run_at = ? WHERE id = ?",
+            [(opt_to_ms(when), job_id) for job_id, when in updates],
+        )
+
+    async def prune_executions(self, before: datetime, batch: int = 5000) -> int:
+        """Delete executions triggered before `before`, in bounded batches so writes stay short."""
+        total = 0
+        while True:
+            deleted = await self._db.execute(
+                "DELETE FROM executions WHERE rowid IN (SELECT rowid FROM executions WHERE triggered_at < ? LIMIT ?)",
+                (to_ms(before), batch),
+            )
+            total += deleted
+            if deleted < batch:
+                return total
