@@ -51,6 +51,7 @@ class Runtime:
         self.retention: Retention
         self.supervisor: Supervisor
         self.server: HttpServer | None = None
+        self.http: aiohttp.ClientSession
 
     @property
     def base_url(self) -> str:
@@ -75,7 +76,7 @@ class Runtime:
         self.db = await Database.open(settings.db_path)
         stack.push_async_callback(self.db.close)
 
-        session = http_session(settings)
+        self.http = session = http_session(settings)
         stack.push_async_callback(session.close)
 
         accounts = AccountService(AccountRepository(self.db), clock)

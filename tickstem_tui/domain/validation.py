@@ -35,7 +35,7 @@ def check_int(key: str, value: Any, *, low: int, high: int) -> int:
             raise ValidationError(f"{key} must be an integer")
     if not low <= value <= high:
         raise ValidationError(f"{key} must be between {low} and {high}")
-    return value
+    return int(value)
 
 
 def check_http_url(key: str, value: Any) -> str:

@@ -194,8 +194,8 @@ def _migration_scripts() -> list[tuple[int, str, str]]:
             scripts.append((number, entry.name, entry.read_text()))
     scripts.sort()
     numbers = [n for n, _, _ in scripts]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..N without gaps, found {numbers}")
+    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
+        raise RuntimeError(f"migration numbers must be unique and start at 1, found {numbers}")
     return scripts
 
 
@@ -205,13 +205,12 @@ async def migrate(conn: aiosqlite.Connection) -> int:
         row = await cursor.fetchone()
     current = int(row[0]) if row else 0
     scripts = _migration_scripts()
-    if current > len(scripts):
-        raise RuntimeError(
-            f"database schema version {current} is newer than this tickstem-tui ({len(scripts)}); upgrade it"
-        )
+    latest = scripts[-1][0] if scripts else 0
+    if current > latest:
+        raise RuntimeError(f"database schema version {current} is newer than this tickstem-tui ({latest}); upgrade it")
     for number, name, sql in scripts:
         if number <= current:
             continue
         log.info("applying migration %s", name)
         await conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
-    return len(scripts)
+    return latest
