@@ -79,6 +79,8 @@ class RecordingEndpoint:
     delay: float = 0.0
     body: str = "ok"
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     async def wait_for_calls(self, count: int, timeout: float = 10.0) -> list[Recorded]:
         async def wait() -> None:
@@ -97,8 +99,13 @@ async def endpoint() -> AsyncIterator[RecordingEndpoint]:
     async def handle(request: web.Request) -> web.StreamResponse:
         assert recorder is not None
         body = await request.read()
-        if recorder.delay:
-            await asyncio.sleep(recorder.delay)
+        recorder.in_flight += 1
+        recorder.max_in_flight = max(recorder.max_in_flight, recorder.in_flight)
+        try:
+            if recorder.delay:
+                await asyncio.sleep(recorder.delay)
+        finally:
+            recorder.in_flight -= 1
         recorder.calls.append(Recorded(request.method, request.path_qs, dict(request.headers), body))
         recorder.arrived.set()
         return web.Response(status=recorder.status, text=recorder.body)

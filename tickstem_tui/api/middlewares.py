@@ -29,7 +29,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             message = f"method {request.method} not allowed here"
         elif exc.status == 413:
             message = "request body too large"
-        return error_response(exc.status, message.lower() if message else "error", headers=_allow(exc))
+        return error_response(exc.status, message or "error", headers=_allow(exc))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal server error")

@@ -27,7 +27,7 @@ class MalformedBody(ValidationError):
 JOB_ERRORS: dict[type[DomainError], int] = {MalformedBody: 400, **status_map(validation=422)}
 
 
-def job_to_dict(job: Job) -> dict[str, Any]:
+def job_to_dict(job: Job, default_retries: int) -> dict[str, Any]:
     spec = job.spec
     return {
         "id": job.id,
@@ -39,7 +39,7 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         # Header values often carry secrets: names only on the wire, values stay local.
         "header_names": sorted(spec.headers),
         "timeout_secs": spec.timeout_secs,
-        "retries": spec.retries,
+        "retries": default_retries if spec.retries is None else spec.retries,
         "status": job.status.value,
         "consecutive_failures": job.consecutive_failures,
         "next_run_at": rfc3339(job.next_run_at),
@@ -66,6 +66,10 @@ def execution_to_dict(execution: Execution) -> dict[str, Any]:
     }
 
 
+def _default_retries(request: web.Request) -> int:
+    return services(request).settings.default_job_retries
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         return await read_json_object(request)
@@ -76,39 +80,41 @@ async def _body(request: web.Request) -> dict[str, Any]:
 @api_key_required(JOB_ERRORS)
 async def register_job(request: web.Request, account_id: str) -> web.StreamResponse:
     job, created = await services(request).jobs.register(account_id, await _body(request))
-    return json_response(job_to_dict(job), status=201 if created else 200)
+    return json_response(job_to_dict(job, _default_retries(request)), status=201 if created else 200)
 
 
 @api_key_required(JOB_ERRORS)
 async def list_jobs(request: web.Request, account_id: str) -> web.StreamResponse:
     jobs = await services(request).jobs.list_jobs(account_id)
-    return json_response({"jobs": [job_to_dict(job) for job in jobs], "limit": len(jobs), "offset": 0})
+    return json_response(
+        {"jobs": [job_to_dict(job, _default_retries(request)) for job in jobs], "limit": len(jobs), "offset": 0}
+    )
 
 
 @api_key_required(JOB_ERRORS)
 async def get_job(request: web.Request, account_id: str) -> web.StreamResponse:
     job = await services(request).jobs.get(account_id, request.match_info["id"])
-    return json_response(job_to_dict(job))
+    return json_response(job_to_dict(job, _default_retries(request)))
 
 
 @api_key_required(JOB_ERRORS)
 async def update_job(request: web.Request, account_id: str) -> web.StreamResponse:
     job = await services(request).jobs.update(account_id, request.match_info["id"], await _body(request))
-    return json_response(job_to_dict(job))
+    return json_response(job_to_dict(job, _default_retries(request)))
 
 
 @api_key_required(JOB_ERRORS)
 async def pause_job(request: web.Request, account_id: str) -> web.StreamResponse:
     await request.read()
     job = await services(request).jobs.pause(account_id, request.match_info["id"])
-    return json_response(job_to_dict(job))
+    return json_response(job_to_dict(job, _default_retries(request)))
 
 
 @api_key_required(JOB_ERRORS)
 async def resume_job(request: web.Request, account_id: str) -> web.StreamResponse:
     await request.read()
     job = await services(request).jobs.resume(account_id, request.match_info["id"])
-    return json_response(job_to_dict(job))
+    return json_response(job_to_dict(job, _default_retries(request)))
 
 
 @api_key_required(JOB_ERRORS)

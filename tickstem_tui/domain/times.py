@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of an aware datetime."""
-    return round(moment.timestamp() * 1000)
+    """Epoch milliseconds of an aware datetime, truncated exactly as rfc3339() truncates (no float error)."""
+    return (moment - EPOCH) // _MS
 
 
 def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return EPOCH + ms * _MS
 
 
 def opt_from_ms(ms: int | None) -> datetime | None:

@@ -81,10 +81,15 @@ _JOB_COLUMNS = (
 )
 
 
+_UPDATABLE = [c.strip() for c in _JOB_COLUMNS.split(",") if c.strip() not in ("id", "account_id", "created_at")]
+
+
 async def save_job(conn: aiosqlite.Connection, job: Job) -> None:
     """Insert or fully overwrite a job row (inside a caller's write)."""
+    # An upsert, never INSERT OR REPLACE: replacing deletes the row and cascades to its executions.
     await conn.execute(
-        f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)}) ON CONFLICT (id) DO UPDATE SET "
+        + ", ".join(f"{column} = excluded.{column}" for column in _UPDATABLE),
         _job_params(job),
     )
 
