@@ -1,0 +1,433 @@
+"""The uptime poller: sleeps until the earliest due monitor, GETs it with a clock-driven timeout, records the check."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import ssl
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiosqlite
+from aiohttp.connector import Connection
+
+from tickstem_tui import __version__
+from tickstem_tui.clock import Clock
+from tickstem_tui.config import Settings
+from tickstem_tui.domain.events import CheckRecorded, Flipped
+from tickstem_tui.domain.ids import new_id
+from tickstem_tui.domain.monitors import (
+    CheckStatus,
+    Monitor,
+    MonitorCheck,
+    MonitorSpec,
+    MonitorStatus,
+    Response,
+    classify,
+    status_after_check,
+)
+from tickstem_tui.services.bus import EventBus
+from tickstem_tui.services.flips import record_flip
+from tickstem_tui.store.database import Database
+from tickstem_tui.store.monitors import MonitorRepository, insert_check, load_monitor, save_monitor
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+"""Most response body a check reads, and only for monitors with `body` assertions."""
+BACKSTOP_SECS = 5
+"""aiohttp's own timeout, past the clock-driven one: only matters if the clock's timer never fires."""
+MAX_ERROR_CHARS = 500
+USER_AGENT = f"tickstem-tui/{__version__} (uptime check)"
+# A fresh connection per check: the time includes connect and TLS handshake as a visitor's would,
+# and the certificate read is the one the server presents now, not one from a pooled connection.
+CHECK_HEADERS = {"User-Agent": USER_AGENT, "Connection": "close", "Accept": "*/*"}
+
+
+def build_ssl_context(extra_ca_file: Path | None) -> ssl.SSLContext:
+    """The verifying TLS context of checks: system trust plus an optional extra CA (blocking: call in a thread)."""
+    context = ssl.create_default_context()
+    if extra_ca_file is not None:
+        context.load_verify_locations(cafile=str(extra_ca_file))
+    return context
+
+
+class CertificateAwareResponse(aiohttp.ClientResponse):
+    """Keeps the TLS peer certificate of the connection a response arrived on.
+
+    aiohttp releases the connection as soon as a short body has been read, often before the caller sees
+    the response, so `response.connection` is already None; this is the one moment the transport is sure
+    to be there. Installed as the shared session's `response_class`.
+    """
+
+    peer_certificate: dict[str, Any] | None = None
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        if transport is not None:
+            self.peer_certificate = transport.get_extra_info("peercert")
+        return await super().start(connection)
+
+
+@dataclass(slots=True)
+class _Entry:
+    monitor: Monitor
+    due: datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    response: Response
+    ssl_expires_at: datetime | None
+
+
+class Poller:
+    """Follows every active or failing monitor; at most one check per monitor and `poller_concurrency` in all."""
+
+    def __init__(
+        self,
+        db: Database,
+        repo: MonitorRepository,
+        session: aiohttp.ClientSession,
+        bus: EventBus,
+        clock: Clock,
+        settings: Settings,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._db = db
+        self._repo = repo
+        self._session = session
+        self._bus = bus
+        self._clock = clock
+        self._settings = settings
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._slots = asyncio.Semaphore(settings.poller_concurrency)
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[datetime, int, str, int]] = []
+        self._order = itertools.count()
+        self._versions = itertools.count()
+        self._wake = asyncio.Event()
+        self._running: dict[str, asyncio.Task[MonitorCheck | None]] = {}
+        self.skipped = 0
+        """Checks not started because the monitor's previous check was still running."""
+        self.lateness_ms: list[float] = []
+        """Start time minus planned time per fired check (read by benchmarks; trimmed)."""
+
+    # -- the plan --------------------------------------------------------------------------------
+    def track(self, monitor: Monitor) -> None:
+        """Follow a monitor after a change: its stored `next_check_at` is its next check (None while paused)."""
+        self._entries.pop(monitor.id, None)
+        if not monitor.is_checked or monitor.next_check_at is None:
+            self._wake.set()
+            return
+        self._push(monitor, monitor.next_check_at)
+
+    def forget(self, monitor_id: str) -> None:
+        self._entries.pop(monitor_id, None)
+        self._wake.set()
+
+    def next_check(self, monitor_id: str) -> datetime | None:
+        entry = self._entries.get(monitor_id)
+        return None if entry is None else entry.due
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def _push(self, monitor: Monitor, due: datetime) -> None:
+        version = next(self._versions)
+        self._entries[monitor.id] = _Entry(monitor, due, version)
+        heapq.heappush(self._heap, (due, next(self._order), monitor.id, version))
+        if self._heap[0][3] == version:
+            self._wake.set()
+
+    async def load(self) -> None:
+        """Pick up every checked monitor from the store; overdue ones are checked at once."""
+        now = self._clock.now()
+        for monitor in await self._repo.checked():
+            self.track(replace(monitor, next_check_at=monitor.next_check_at or now))
+
+    def _earliest(self) -> tuple[datetime, str] | None:
+        while self._heap:
+            due, _, monitor_id, version = self._heap[0]
+            entry = self._entries.get(monitor_id)
+            if entry is not None and entry.version == version:
+                return due, monitor_id
+            heapq.heappop(self._heap)  # stale: the monitor changed or went away
+        return None
+
+    # -- the loop --------------------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            earliest = self._earliest()
+            if earliest is None:
+                await self._wake.wait()
+                continue
+            due, _ = earliest
+            if due > self._clock.now():
+                await self._sleep_or_wake(due)
+                continue
+            self._fire_due()
+
+    async def _sleep_or_wake(self, due: datetime) -> None:
+        sleeper = asyncio.ensure_future(self._clock.sleep_until(due))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    def _fire_due(self) -> None:
+        now = self._clock.now()
+        while (earliest := self._earliest()) is not None and earliest[0] <= now:
+            due, monitor_id = earliest
+            heapq.heappop(self._heap)
+            monitor = self._entries[monitor_id].monitor
+            interval = timedelta(seconds=monitor.spec.interval_secs)
+            # Planned times advance by whole intervals so the cadence does not drift by each
+            # check's latency; after a suspend or a stall one check runs, not a burst.
+            following = due + interval
+            if following <= now:
+                following = now + interval
+            self._push(monitor, following)
+            if monitor_id in self._running:
+                self.skipped += 1
+                continue
+            if len(self.lateness_ms) > 100_000:
+                del self.lateness_ms[:50_000]
+            self.lateness_ms.append((now - due).total_seconds() * 1000)
+            self._launch(monitor)
+
+    def _launch(self, monitor: Monitor) -> asyncio.Task[MonitorCheck | None]:
+        task = asyncio.create_task(self._check_and_record(monitor), name=f"check:{monitor.id}")
+        self._running[monitor.id] = task
+
+        def done(_: asyncio.Task[MonitorCheck | None]) -> None:
+            if self._running.get(monitor.id) is task:
+                del self._running[monitor.id]
+
+        task.add_done_callback(done)
+        return task
+
+    async def check_now(self, monitor: Monitor) -> MonitorCheck | None:
+        """Run (or join) a check of this monitor outside its schedule and return it once recorded."""
+        task = self._running.get(monitor.id) or self._launch(monitor)
+        return await asyncio.shield(task)
+
+    async def wait_idle(self) -> None:
+        """Wait until every check started so far has been recorded (tests, shutdown)."""
+        while self._running:
+            await asyncio.gather(*tuple(self._running.values()), return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        """Abandon checks in flight: a check cut short by shutdown says nothing about the target."""
+        tasks = tuple(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- one check -------------------------------------------------------------------------------
+    async def _check_and_record(self, monitor: Monitor) -> MonitorCheck | None:
+        try:
+            check = await self.probe(monitor)
+            return await self._record(monitor, check)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("check of monitor %s crashed", monitor.id)
+            return None
+
+    async def probe(self, monitor: Monitor) -> MonitorCheck:
+        """GET the monitor's URL once; the timeout runs on the injected clock (fake time in tests)."""
+        spec = monitor.spec
+        async with self._slots:
+            # Timing starts once a slot is free, so queueing behind other checks never counts as slowness.
+            started_at = self._clock.now()
+            fetch = asyncio.ensure_future(self._fetch(spec))
+            deadline = asyncio.ensure_future(self._clock.sleep_until(started_at + timedelta(seconds=spec.timeout_secs)))
+            try:
+                await asyncio.wait((fetch, deadline), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                deadline.cancel()
+                if not fetch.done():
+                    fetch.cancel()
+                    await asyncio.wait((fetch,))
+        timed_out = CheckStatus.TIMEOUT, None, _elapsed_ms(started_at, self._clock.now()), None
+        if fetch.cancelled():
+            status, code, duration, expiry = timed_out
+            error = f"no response within {spec.timeout_secs}s"
+        elif (exc := fetch.exception()) is not None:
+            if isinstance(exc, TimeoutError):
+                status, code, duration, expiry = timed_out
+                error = f"no response within {spec.timeout_secs}s"
+            else:
+                status, code, duration, expiry = (
+                    CheckStatus.DOWN,
+                    None,
+                    _elapsed_ms(started_at, self._clock.now()),
+                    None,
+                )
+                error = describe_error(exc)
+        else:
+            answer = fetch.result()
+            status, error = classify(spec, answer.response)
+            code, duration, expiry = answer.response.status_code, answer.response.duration_ms, answer.ssl_expires_at
+        return MonitorCheck(
+            id=new_id("chk"),
+            monitor_id=monitor.id,
+            status=status,
+            status_code=code,
+            duration_ms=duration,
+            error=error[:MAX_ERROR_CHARS],
+            ssl_expires_at=expiry,
+            checked_at=started_at,
+        )
+
+    async def _fetch(self, spec: MonitorSpec) -> _Answer:
+        started = time.perf_counter()
+        async with self._session.get(
+            spec.url,
+            allow_redirects=False,
+            headers=CHECK_HEADERS,
+            ssl=self._ssl,
+            timeout=aiohttp.ClientTimeout(total=spec.timeout_secs + BACKSTOP_SECS),
+        ) as response:
+            expiry = peer_certificate_expiry(response) if spec.is_https else None
+            body, truncated = "", False
+            if spec.reads_body:
+                raw = await read_bounded(response.content, MAX_BODY_BYTES)
+                truncated = len(raw) > MAX_BODY_BYTES
+                body = _decode(raw[:MAX_BODY_BYTES], response.charset)
+            duration = round((time.perf_counter() - started) * 1000)
+            return _Answer(Response(response.status, duration, body, truncated), expiry)
+
+    async def _record(self, monitor: Monitor, check: MonitorCheck) -> MonitorCheck | None:
+        failing_after = self._settings.failing_after
+
+        async def write(conn: aiosqlite.Connection) -> tuple[Monitor, Flipped | None] | None:
+            current = await load_monitor(conn, monitor.id)
+            if current is None:
+                return None  # deleted while the check ran; its history went with it
+            await insert_check(conn, check)
+            status, streak = status_after_check(current, check.status, failing_after)
+            now = self._clock.now()
+            ssl_expiry = check.ssl_expires_at if current.spec.is_https else None
+            if ssl_expiry is None and current.spec.is_https:
+                ssl_expiry = current.ssl_expires_at  # a failed check saw no certificate; keep the last known
+            updated = replace(
+                current,
+                status=status,
+                consecutive_failures=streak,
+                ssl_expires_at=ssl_expiry,
+                next_check_at=(self.next_check(monitor.id) or current.next_check_at) if current.is_checked else None,
+                last_checked_at=check.checked_at,
+                last_check_status=check.status,
+                updated_at=now if status is not current.status else current.updated_at,
+            )
+            await save_monitor(conn, updated)
+            if status is current.status:
+                return updated, None
+            flip = Flipped(
+                current.account_id,
+                "monitor",
+                current.id,
+                current.name,
+                current.status.value,
+                status.value,
+                _flip_reason(status, streak, check),
+                now,
+            )
+            await record_flip(conn, flip)
+            return updated, flip
+
+        outcome = await self._db.write(write)
+        if outcome is None:
+            return None
+        updated, flip = outcome
+        self._bus.publish(
+            CheckRecorded(
+                updated.account_id,
+                updated.id,
+                check.id,
+                check.status.value,
+                check.status_code,
+                check.duration_ms,
+                updated.status.value,
+                check.checked_at,
+            )
+        )
+        if flip is not None:
+            self._bus.publish(flip)
+        return check
+
+
+def _flip_reason(status: MonitorStatus, streak: int, check: MonitorCheck) -> str:
+    if status is MonitorStatus.FAILING:
+        return f"{streak} consecutive failed checks; last: {check.status.value}: {check.error}"
+    code = "" if check.status_code is None else f"HTTP {check.status_code} "
+    return f"check succeeded ({code}in {check.duration_ms} ms)"
+
+
+def _elapsed_ms(start: datetime, end: datetime) -> int:
+    return max(0, round((end - start).total_seconds() * 1000))
+
+
+async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to `limit + 1` bytes of a body (one more than kept, to tell a truncated body from a complete one)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
+    try:
+        return raw.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return raw.decode("utf-8", "replace")
+
+
+def peer_certificate_expiry(response: aiohttp.ClientResponse) -> datetime | None:
+    """The notAfter of the certificate the server presented on this response's connection."""
+    certificate = getattr(response, "peer_certificate", None)
+    if certificate is None and response.connection is not None and response.connection.transport is not None:
+        certificate = response.connection.transport.get_extra_info("peercert")  # a session without our class
+    if not certificate or "notAfter" not in certificate:
+        return None
+    try:
+        return datetime.fromtimestamp(ssl.cert_time_to_seconds(certificate["notAfter"]), UTC)
+    except (ValueError, TypeError, OverflowError, OSError):
+        return None
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, user-facing reason for a check that got no HTTP answer."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"DNS lookup failed for {exc.host}: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"TLS certificate rejected: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
+        return f"TLS handshake failed: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or str(exc.os_error)
+        return f"connection to {exc.host}:{exc.port} failed: {reason}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server closed the connection without answering"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return f"invalid URL: {exc}"
+    text = str(exc) or type(exc).__name__
+    return f"request failed: {text}"
