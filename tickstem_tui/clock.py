@@ -79,6 +79,18 @@ class FakeClock:
         self._now = max(self._now, target)
         await settle()
 
+    async def jump(self, delta: timedelta | float) -> None:
+        """Move time forward at once, as a machine waking from suspend sees it: every sleeper that
+        fell due meanwhile wakes late, at the new time (unlike `advance`, which wakes each on time)."""
+        if not isinstance(delta, timedelta):
+            delta = timedelta(seconds=delta)
+        self._now += delta
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                future.set_result(None)
+        await settle()
+
 
 async def settle(rounds: int = 20) -> None:
     """Give ready tasks a few turns of the loop (used by fake-time tests)."""

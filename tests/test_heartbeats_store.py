@@ -1,0 +1,143 @@
+"""Heartbeat storage on a real SQLite file: the CronSafe-ready schema, ping history, retention, indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from tickstem_tui.clock import FakeClock
+from tickstem_tui.domain.errors import Conflict, NotFound
+from tickstem_tui.domain.heartbeats import Face, HeartbeatSpec, PingKind
+from tickstem_tui.runtime import Runtime
+from tickstem_tui.store.database import Database
+
+
+@pytest.fixture
+async def rt(fake_runtime: Runtime) -> Runtime:
+    await fake_runtime.watchdog.wait_idle()
+    return fake_runtime
+
+
+async def test_the_watchdog_queries_use_the_alert_after_index(rt: Runtime) -> None:
+    for sql in (
+        "SELECT MIN(alert_after) FROM heartbeats WHERE alert_after IS NOT NULL",
+        "SELECT * FROM heartbeats WHERE alert_after IS NOT NULL AND alert_after <= 1 ORDER BY alert_after LIMIT 5",
+    ):
+        plan = " ".join(str(row[3]) for row in await rt.db.fetch_all(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "heartbeats_alert_after" in plan, plan
+    history = "SELECT * FROM heartbeat_pings WHERE heartbeat_id = 'x' ORDER BY received_at DESC, seq DESC LIMIT 5"
+    plan = " ".join(str(row[3]) for row in await rt.db.fetch_all(f"EXPLAIN QUERY PLAN {history}"))
+    assert "heartbeat_pings_by_heartbeat" in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_cronsafe_monitors_share_the_model(rt: Runtime, fake_clock: FakeClock) -> None:
+    owner = rt.services.accounts.owner_id
+    service = rt.services.heartbeats
+    channels = [{"type": "webhook", "url": "http://127.0.0.1:9/alerts"}]
+    monitor = await service.create_from_spec(
+        owner, HeartbeatSpec("nightly", 3600, 300), face=Face.CRONSAFE, alert_channels=channels
+    )
+    assert monitor.slug is not None and len(monitor.slug) == 12 and monitor.slug.isalnum()
+    assert monitor.status == "pending" and monitor.alert_after is None and len(monitor.id) == 36
+    custom = await service.create_from_spec(owner, HeartbeatSpec("b", 60, 0), face=Face.CRONSAFE, slug="nightly-backup")
+    with pytest.raises(Conflict):
+        await service.create_from_spec(owner, HeartbeatSpec("c", 60, 0), face=Face.CRONSAFE, slug="nightly-backup")
+    # The Tickstem face does not see CronSafe monitors, by list or by id.
+    assert await service.list_heartbeats(owner, Face.TICKSTEM) == []
+    with pytest.raises(NotFound):
+        await service.get(owner, monitor.id, Face.TICKSTEM)
+
+    assert monitor.slug is not None
+    await service.ping_slug(monitor.slug, kind=PingKind.START, ip="203.0.113.1")
+    await fake_clock.advance(42)
+    result = await service.ping_slug(monitor.slug, kind=PingKind.FAIL, output="boom €", user_agent="curl/8")
+    after = result.heartbeat
+    assert (after.status, after.last_failure_output, after.last_duration_ms) == ("down", "boom €", 42_000)
+    assert after.alert_channels == channels
+    fail, start = await service.pings(owner, monitor.id, limit=10)
+    assert (fail.kind, fail.output, fail.duration_ms, fail.user_agent) == (PingKind.FAIL, "boom €", 42_000, "curl/8")
+    assert (start.kind, start.ip) == (PingKind.START, "203.0.113.1")
+    rows = await rt.db.fetch_all("SELECT old_status, new_status, reason FROM flips WHERE subject_id = ?", (monitor.id,))
+    assert [(r[0], r[1]) for r in rows] == [("pending", "down")] and "boom" in rows[0][2]
+
+    with pytest.raises(NotFound):
+        await service.ping_slug("no-such-slug")
+    assert (await service.ping(custom.token)).status == "ok"  # every heartbeat also has a token
+
+
+async def test_delete_takes_the_history_along(rt: Runtime) -> None:
+    owner = rt.services.accounts.owner_id
+    hb = await rt.services.heartbeats.create(owner, {"name": "gone"})
+    for _ in range(3):
+        await rt.services.heartbeats.ping(hb.token)
+    assert await rt.services.heartbeats.repo.ping_count(hb.id) == 3
+    await rt.services.heartbeats.delete(owner, hb.id)
+    assert await rt.db.fetch_value("SELECT COUNT(*) FROM heartbeat_pings") == 0
+    with pytest.raises(NotFound):
+        await rt.services.heartbeats.delete(owner, hb.id)
+    with pytest.raises(NotFound):
+        await rt.services.heartbeats.pings(owner, hb.id, limit=10)
+
+
+async def test_retention_prunes_by_age_and_caps_per_heartbeat(rt: Runtime, fake_clock: FakeClock) -> None:
+    owner = rt.services.accounts.owner_id
+    repo = rt.services.heartbeats.repo
+    busy = await rt.services.heartbeats.create(owner, {"name": "busy"})
+    quiet = await rt.services.heartbeats.create(owner, {"name": "quiet"})
+    await rt.services.heartbeats.ping(quiet.token)
+    for _ in range(7):
+        await rt.services.heartbeats.ping(busy.token, user_agent="old")
+    fake_clock_start = fake_clock.now()
+    await fake_clock.advance(timedelta(days=2))
+    for n in range(5):
+        await rt.services.heartbeats.ping(busy.token, user_agent=f"new{n}")
+
+    assert await repo.prune_pings(fake_clock_start + timedelta(days=1)) == 8
+    assert await repo.ping_count(quiet.id) == 0 and await repo.ping_count(busy.id) == 5
+    assert await repo.trim_pings(keep=3) == 2
+    kept = await rt.services.heartbeats.pings(owner, busy.id, limit=10)
+    assert [p.user_agent for p in kept] == ["new4", "new3", "new2"]
+    # The retention loop runs both pruners (age and cap) with the settings' values.
+    pruned = await rt.retention.prune_once()
+    assert pruned["heartbeat_pings"] == 0 and pruned["heartbeat_ping_cap"] == 0
+
+
+async def test_write_sync_batches_share_one_commit_and_fail_alone(tmp_path: Path) -> None:
+    """The ping path's Database.write_sync: queued plain functions commit together, one failure undoes only itself."""
+    db = await Database.open(tmp_path / "batch.sqlite3")
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+
+        def insert(n: int) -> Callable[[sqlite3.Connection], int]:
+            def run(conn: sqlite3.Connection) -> int:
+                conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+                if n % 10 == 3:
+                    raise NotFound(f"no {n}")
+                return n
+
+            return run
+
+        async def insert_async(conn: aiosqlite.Connection) -> str:
+            await conn.execute("INSERT INTO t (n) VALUES (1000)")
+            return "async"
+
+        batches = db.batches
+        results = await asyncio.gather(
+            *(db.write_sync(insert(n)) for n in range(30)),
+            db.write(insert_async),
+            db.write_sync(insert(40)),
+            return_exceptions=True,
+        )
+        assert [r for r in results if isinstance(r, NotFound)] == [results[3], results[13], results[23]]
+        assert results[-2:] == ["async", 40]
+        assert db.batches - batches < 5  # queued while the writer was busy: committed together
+        stored = [row[0] for row in await db.fetch_all("SELECT n FROM t ORDER BY n")]
+        assert stored == [n for n in range(30) if n % 10 != 3] + [40, 1000]
+    finally:
+        await db.close()

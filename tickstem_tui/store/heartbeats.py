@@ -1,0 +1,305 @@
+"""Heartbeats, their pings and the watchdog's gaps: rows to domain objects and back, with no rules of their own."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, HeartbeatState, PingKind
+from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
+from tickstem_tui.store.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class PingRecord:
+    id: str
+    heartbeat_id: str
+    kind: PingKind
+    received_at: datetime
+    ip: str | None
+    user_agent: str | None
+    output: str | None
+    duration_ms: int | None
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch the watchdog could not observe (see migration 0003)."""
+
+    id: int
+    reason: str
+    started_at: datetime
+    ended_at: datetime
+    rearmed: int
+
+
+def row_to_heartbeat(row: sqlite3.Row) -> Heartbeat:
+    return Heartbeat(
+        id=row["id"],
+        account_id=row["account_id"],
+        face=Face(row["face"]),
+        spec=HeartbeatSpec(row["name"], row["interval_secs"], row["grace_secs"]),
+        token=row["token"],
+        slug=row["slug"],
+        state=HeartbeatState(row["state"]),
+        consecutive_misses=row["consecutive_misses"],
+        last_ping_at=opt_from_ms(row["last_ping_at"]),
+        last_start_at=opt_from_ms(row["last_start_at"]),
+        last_duration_ms=row["last_duration_ms"],
+        last_failure_output=row["last_failure_output"],
+        next_expected_at=opt_from_ms(row["next_expected_at"]),
+        alert_after=opt_from_ms(row["alert_after"]),
+        created_at=from_ms(row["created_at"]),
+        updated_at=from_ms(row["updated_at"]),
+        alert_channels=json.loads(row["alert_channels"]),
+    )
+
+
+def row_to_ping(row: sqlite3.Row) -> PingRecord:
+    return PingRecord(
+        id=row["id"],
+        heartbeat_id=row["heartbeat_id"],
+        kind=PingKind(row["kind"]),
+        received_at=from_ms(row["received_at"]),
+        ip=row["ip"],
+        user_agent=row["user_agent"],
+        output=row["output"],
+        duration_ms=row["duration_ms"],
+        paused=bool(row["paused"]),
+    )
+
+
+_COLUMNS = (
+    "id, account_id, face, name, token, slug, interval_secs, grace_secs, state, consecutive_misses, "
+    "last_ping_at, last_start_at, last_duration_ms, last_failure_output, next_expected_at, alert_after, "
+    "alert_channels, created_at, updated_at"
+)
+
+# Everything that changes after creation; the identity columns (id, account, face, token, slug) never do here.
+_MUTABLE = (
+    "name = ?, interval_secs = ?, grace_secs = ?, state = ?, consecutive_misses = ?, last_ping_at = ?, "
+    "last_start_at = ?, last_duration_ms = ?, last_failure_output = ?, next_expected_at = ?, alert_after = ?, "
+    "alert_channels = ?, updated_at = ?"
+)
+
+
+def _mutable_params(hb: Heartbeat) -> tuple[object, ...]:
+    return (
+        hb.spec.name,
+        hb.spec.interval_secs,
+        hb.spec.grace_secs,
+        hb.state.value,
+        hb.consecutive_misses,
+        opt_to_ms(hb.last_ping_at),
+        opt_to_ms(hb.last_start_at),
+        hb.last_duration_ms,
+        hb.last_failure_output,
+        opt_to_ms(hb.next_expected_at),
+        opt_to_ms(hb.alert_after),
+        json.dumps(hb.alert_channels),
+        to_ms(hb.updated_at),
+    )
+
+
+# -- writes: plain functions for `Database.write_sync`, run on the writer connection's thread --------
+def insert_heartbeat(conn: sqlite3.Connection, hb: Heartbeat) -> None:
+    conn.execute(
+        f"INSERT INTO heartbeats ({_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+        # id, account, face, name, token, slug, then interval … alert_channels, then both timestamps.
+        (
+            hb.id,
+            hb.account_id,
+            hb.face.value,
+            hb.spec.name,
+            hb.token,
+            hb.slug,
+            *_mutable_params(hb)[1:12],
+            to_ms(hb.created_at),
+            to_ms(hb.updated_at),
+        ),
+    )
+
+
+def update_heartbeat(conn: sqlite3.Connection, after: Heartbeat, before: Heartbeat) -> bool:
+    """Compare-and-set: write `after` only if the row still holds `before`'s state, misses and deadline."""
+    cursor = conn.execute(
+        f"UPDATE heartbeats SET {_MUTABLE} WHERE id = ? AND state = ? AND consecutive_misses = ? "
+        "AND alert_after IS ? AND last_ping_at IS ?",
+        (
+            *_mutable_params(after),
+            before.id,
+            before.state.value,
+            before.consecutive_misses,
+            opt_to_ms(before.alert_after),
+            opt_to_ms(before.last_ping_at),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def fetch_heartbeat(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> Heartbeat | None:
+    """One heartbeat as the writer sees it (inside its transaction)."""
+    row = conn.execute(f"SELECT * FROM heartbeats WHERE {where}", params).fetchone()
+    return None if row is None else row_to_heartbeat(row)
+
+
+def count_heartbeats(conn: sqlite3.Connection, account_id: str) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM heartbeats WHERE account_id = ?", (account_id,)).fetchone()[0])
+
+
+def insert_ping(
+    conn: sqlite3.Connection,
+    *,
+    id: str,
+    heartbeat_id: str,
+    kind: PingKind,
+    received_at: datetime,
+    ip: str | None,
+    user_agent: str | None,
+    output: str | None,
+    duration_ms: int | None,
+    paused: bool,
+) -> None:
+    conn.execute(
+        "INSERT INTO heartbeat_pings (id, heartbeat_id, kind, received_at, ip, user_agent, output, duration_ms, "
+        "paused) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (id, heartbeat_id, kind.value, to_ms(received_at), ip, user_agent, output, duration_ms, int(paused)),
+    )
+
+
+def due_heartbeats(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Heartbeat]:
+    rows = conn.execute(
+        "SELECT * FROM heartbeats WHERE alert_after IS NOT NULL AND alert_after <= ? ORDER BY alert_after LIMIT ?",
+        (to_ms(now), limit),
+    ).fetchall()
+    return [row_to_heartbeat(row) for row in rows]
+
+
+def interrupted_heartbeats(conn: sqlite3.Connection, since: datetime, until: datetime) -> list[Heartbeat]:
+    """Watched heartbeats whose deadline fell in (since, until], or whose alert threshold passed by `until`."""
+    rows = conn.execute(
+        "SELECT * FROM heartbeats WHERE alert_after IS NOT NULL AND next_expected_at <= ? "
+        "AND (next_expected_at > ? OR alert_after <= ?)",
+        (to_ms(until), to_ms(since), to_ms(until)),
+    ).fetchall()
+    return [row_to_heartbeat(row) for row in rows]
+
+
+def insert_gap(conn: sqlite3.Connection, reason: str, started_at: datetime, ended_at: datetime, rearmed: int) -> None:
+    conn.execute(
+        "INSERT INTO watchdog_gaps (reason, started_at, ended_at, rearmed) VALUES (?, ?, ?, ?)",
+        (reason, to_ms(started_at), to_ms(ended_at), rearmed),
+    )
+
+
+class HeartbeatRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, account_id: str, heartbeat_id: str, face: Face | None = None) -> Heartbeat | None:
+        sql = "SELECT * FROM heartbeats WHERE id = ? AND account_id = ?"
+        params: tuple[object, ...] = (heartbeat_id, account_id)
+        if face is not None:
+            sql += " AND face = ?"
+            params += (face.value,)
+        row = await self._db.fetch_one(sql, params)
+        return None if row is None else row_to_heartbeat(row)
+
+    async def get_any(self, heartbeat_id: str) -> Heartbeat | None:
+        row = await self._db.fetch_one("SELECT * FROM heartbeats WHERE id = ?", (heartbeat_id,))
+        return None if row is None else row_to_heartbeat(row)
+
+    async def by_slug(self, slug: str) -> Heartbeat | None:
+        row = await self._db.fetch_one("SELECT * FROM heartbeats WHERE slug = ?", (slug,))
+        return None if row is None else row_to_heartbeat(row)
+
+    async def for_account(
+        self, account_id: str, face: Face | None = None, *, newest_first: bool = False
+    ) -> list[Heartbeat]:
+        order = "DESC" if newest_first else "ASC"
+        if face is None:
+            rows = await self._db.fetch_all(
+                f"SELECT * FROM heartbeats WHERE account_id = ? ORDER BY created_at {order}, id {order}",
+                (account_id,),
+            )
+        else:
+            rows = await self._db.fetch_all(
+                f"SELECT * FROM heartbeats WHERE account_id = ? AND face = ? ORDER BY created_at {order}, id {order}",
+                (account_id, face.value),
+            )
+        return [row_to_heartbeat(row) for row in rows]
+
+    async def all_heartbeats(self) -> list[Heartbeat]:
+        rows = await self._db.fetch_all("SELECT * FROM heartbeats ORDER BY created_at, id")
+        return [row_to_heartbeat(row) for row in rows]
+
+    async def count(self, account_id: str, face: Face | None = None) -> int:
+        if face is None:
+            value = await self._db.fetch_value("SELECT COUNT(*) FROM heartbeats WHERE account_id = ?", (account_id,))
+        else:
+            value = await self._db.fetch_value(
+                "SELECT COUNT(*) FROM heartbeats WHERE account_id = ? AND face = ?", (account_id, face.value)
+            )
+        return int(value or 0)
+
+    async def earliest_alert_after(self) -> datetime | None:
+        """The watchdog's next wake-up: one step down the partial index."""
+        value = await self._db.fetch_value("SELECT MIN(alert_after) FROM heartbeats WHERE alert_after IS NOT NULL")
+        return None if value is None else from_ms(value)
+
+    async def pings(self, heartbeat_id: str, limit: int, offset: int = 0) -> list[PingRecord]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM heartbeat_pings WHERE heartbeat_id = ? ORDER BY received_at DESC, seq DESC LIMIT ? OFFSET ?",
+            (heartbeat_id, limit, offset),
+        )
+        return [row_to_ping(row) for row in rows]
+
+    async def ping_count(self, heartbeat_id: str) -> int:
+        value = await self._db.fetch_value(
+            "SELECT COUNT(*) FROM heartbeat_pings WHERE heartbeat_id = ?", (heartbeat_id,)
+        )
+        return int(value or 0)
+
+    async def gaps(self, limit: int = 50) -> list[Gap]:
+        rows = await self._db.fetch_all("SELECT * FROM watchdog_gaps ORDER BY ended_at DESC, id DESC LIMIT ?", (limit,))
+        return [Gap(r["id"], r["reason"], from_ms(r["started_at"]), from_ms(r["ended_at"]), r["rearmed"]) for r in rows]
+
+    async def prune_pings(self, before: datetime, batch: int = 5000) -> int:
+        """Delete pings received before `before`, in bounded batches so each write stays short."""
+        total = 0
+        while True:
+            deleted = await self._db.execute(
+                "DELETE FROM heartbeat_pings WHERE seq IN "
+                "(SELECT seq FROM heartbeat_pings WHERE received_at < ? LIMIT ?)",
+                (to_ms(before), batch),
+            )
+            total += deleted
+            if deleted < batch:
+                break
+        await self._db.execute("DELETE FROM watchdog_gaps WHERE ended_at < ?", (to_ms(before),))
+        return total
+
+    async def trim_pings(self, keep: int, batch: int = 5000) -> int:
+        """Keep only the newest `keep` pings of each heartbeat, so a busy heartbeat cannot grow without bound."""
+        total = 0
+        for heartbeat_id in [r["id"] for r in await self._db.fetch_all("SELECT id FROM heartbeats")]:
+            cutoff = await self._db.fetch_one(
+                "SELECT received_at, seq FROM heartbeat_pings WHERE heartbeat_id = ? "
+                "ORDER BY received_at DESC, seq DESC LIMIT 1 OFFSET ?",
+                (heartbeat_id, keep),
+            )
+            if cutoff is None:
+                continue
+            while True:
+                deleted = await self._db.execute(
+                    "DELETE FROM heartbeat_pings WHERE seq IN (SELECT seq FROM heartbeat_pings "
+                    "WHERE heartbeat_id = ? AND (received_at, seq) <= (?, ?) LIMIT ?)",
+                    (heartbeat_id, cutoff["received_at"], cutoff["seq"], batch),
+                )
+                total += deleted
+                if deleted < batch:
+                    break
+        return total
