@@ -29,3 +29,7 @@ class QuotaExceeded(DomainError):
 
 class Unauthorized(DomainError):
     """Missing or invalid credentials."""
+
+
+class Forbidden(DomainError):
+    """The thing exists but belongs to someone else (CronSafe says 403 where Tickstem says 404)."""
