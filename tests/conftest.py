@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
+from tests.dns_server import LoopbackDNS
 from tickstem_tui.clock import FakeClock, SystemClock, utc
 from tickstem_tui.config import Settings
 from tickstem_tui.runtime import Runtime
@@ -28,6 +29,7 @@ def make_settings(tmp_path: Path, **changes: Any) -> Settings:
         api_key=API_KEY,
         retry_backoff_secs=0.01,
         shutdown_timeout_secs=2.0,
+        desktop_notifications=False,
     )
     return base.replace(**changes)
 
@@ -128,3 +130,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def dns_server() -> Iterator[LoopbackDNS]:
+    """A real DNS server on 127.0.0.1 (UDP and TCP, a free port) serving tests/dns_server.py's zones."""
+    with LoopbackDNS() as server:
+        yield server

@@ -8,7 +8,12 @@ from tickstem_tui.clock import Clock
 from tickstem_tui.config import Settings
 from tickstem_tui.services.accounts import AccountService
 from tickstem_tui.services.bus import EventBus
+from tickstem_tui.services.cronsafe import CronSafeService
+from tickstem_tui.services.heartbeats import HeartbeatService
 from tickstem_tui.services.jobs import JobService
+from tickstem_tui.services.monitors import MonitorService
+from tickstem_tui.services.users import UserService
+from tickstem_tui.services.verifier import Verifier
 
 
 @dataclass(slots=True)
@@ -18,3 +23,8 @@ class Services:
     bus: EventBus
     accounts: AccountService
     jobs: JobService
+    monitors: MonitorService
+    verifier: Verifier
+    heartbeats: HeartbeatService
+    users: UserService
+    cronsafe: CronSafeService

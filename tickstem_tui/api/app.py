@@ -6,10 +6,11 @@ import logging
 
 from aiohttp import web
 
-from tickstem_tui.api import v1_jobs
+from tickstem_tui.api import cronsafe, v1_heartbeats, v1_jobs, v1_monitors, v1_verify
 from tickstem_tui.api.http import json_response
 from tickstem_tui.api.keys import SERVICES
 from tickstem_tui.api.middlewares import collapse_slashes, json_errors
+from tickstem_tui.domain.ratelimit import RateLimiter
 from tickstem_tui.facade import Services
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,21 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 def create_app(services: Services) -> web.Application:
     app = web.Application(
-        middlewares=[json_errors, collapse_slashes],
+        middlewares=[
+            json_errors,
+            cronsafe.rate_limit_middleware(RateLimiter(services.settings.rate_limits)),
+            collapse_slashes,
+        ],
         client_max_size=services.settings.max_request_bytes,
         handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": MAX_REQUEST_LINE},
     )
     app[SERVICES] = services
     app.router.add_get("/healthz", health, name="health", allow_head=True)
     app.router.add_routes(v1_jobs.routes())
+    app.router.add_routes(v1_verify.routes())
+    app.router.add_routes(v1_monitors.routes())
+    app.router.add_routes(v1_heartbeats.routes())
+    app.router.add_routes(cronsafe.routes())
     return app
 
 

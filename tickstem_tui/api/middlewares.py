@@ -36,8 +36,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def _allow(exc: web.HTTPException) -> dict[str, str] | None:
-    allow = exc.headers.get("Allow")
-    return {"Allow": allow} if allow else None
+    """Headers worth keeping from the exception: Allow, and the rate-limit ones another middleware added."""
+    kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After") or k.startswith("X-RateLimit-")}
+    return kept or None
 
 
 @web.middleware

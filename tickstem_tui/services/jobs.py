@@ -139,6 +139,10 @@ class JobService:
         await self.get(account_id, job_id)
         return await self.repo.executions(job_id, limit, offset)
 
+    async def latest_executions(self, account_id: str) -> dict[str, Execution]:
+        """The newest execution of each of the account's jobs, by job id (the console's "last run" column)."""
+        return await self.repo.latest_executions(account_id)
+
     async def trigger(self, account_id: str, job_id: str) -> Execution:
         """Run the job now (even when paused), asynchronously; returns the running execution."""
         job = await self.get(account_id, job_id)

@@ -164,6 +164,15 @@ class JobRepository:
         )
         return [row_to_execution(row) for row in rows]
 
+    async def latest_executions(self, account_id: str) -> dict[str, Execution]:
+        """Each of the account's jobs' newest execution, by job id (one index probe per job)."""
+        rows = await self._db.fetch_all(
+            "SELECT e.* FROM jobs AS j JOIN executions AS e ON e.rowid = (SELECT rowid FROM executions "
+            "WHERE job_id = j.id ORDER BY triggered_at DESC, rowid DESC LIMIT 1) WHERE j.account_id = ?",
+            (account_id,),
+        )
+        return {row["job_id"]: row_to_execution(row) for row in rows}
+
     async def get_execution(self, execution_id: str) -> Execution | None:
         row = await self._db.fetch_one("SELECT * FROM executions WHERE id = ?", (execution_id,))
         return None if row is None else row_to_execution(row)
