@@ -104,6 +104,10 @@ class HeartbeatService:
     ) -> list[Heartbeat]:
         return await self.repo.for_account(account_id, face, newest_first=newest_first)
 
+    async def list_all(self) -> list[Heartbeat]:
+        """Every account's heartbeats, oldest first: the machine owner's console also shows CronSafe accounts'."""
+        return await self.repo.all_heartbeats()
+
     async def pings(
         self, account_id: str, heartbeat_id: str, limit: int, offset: int = 0, face: Face | None = None
     ) -> list[PingRecord]:

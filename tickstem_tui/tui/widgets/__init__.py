@@ -1,0 +1,1 @@
+"""Reusable widgets of the console: the virtual table, forms and dialogs."""
