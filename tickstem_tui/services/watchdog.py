@@ -7,7 +7,7 @@ import logging
 import sqlite3
 from datetime import datetime, timedelta
 
-from tickstem_tui.clock import Clock
+from tickstem_tui.clock import Clock, settle
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.events import Flipped, HeartbeatChanged, WatchdogGap
 from tickstem_tui.domain.heartbeats import Heartbeat, flipped, on_threshold_passed, rearmed
@@ -178,6 +178,9 @@ class Watchdog:
         """Until the loop sleeps with nothing due (fake-time tests: after moving the clock)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        # The sleeper task is created just before `_sleeping` is set; let it register with the clock first,
+        # or a fake-time test could move the clock past a wake-up it cannot see yet.
+        await settle()
         while not (
             self._sleeping
             and not self._wake.is_set()
@@ -187,3 +190,4 @@ class Watchdog:
             if loop.time() > deadline:
                 raise TimeoutError("watchdog did not settle")
             await asyncio.sleep(0.001)
+            await settle()
