@@ -31,11 +31,10 @@ from tickstem_tui.domain.errors import (
     Unauthorized,
     ValidationError,
 )
-from tickstem_tui.domain.heartbeats import Heartbeat, PingKind
+from tickstem_tui.domain.heartbeats import Heartbeat, PingKind, PingRecord
 from tickstem_tui.domain.ratelimit import RateLimiter
 from tickstem_tui.domain.times import rfc3339
 from tickstem_tui.services.users import User
-from tickstem_tui.store.heartbeats import PingRecord
 
 CRONSAFE_ERRORS: dict[type[DomainError], int] = {
     ValidationError: 400,

@@ -16,10 +16,9 @@ from tickstem_tui.api.http import (
     services,
 )
 from tickstem_tui.domain.errors import NotFound
-from tickstem_tui.domain.heartbeats import Face, Heartbeat, tickstem_status
+from tickstem_tui.domain.heartbeats import Face, Heartbeat, PingRecord, tickstem_status
 from tickstem_tui.domain.times import rfc3339
 from tickstem_tui.services.heartbeats import HEARTBEAT_NOT_FOUND
-from tickstem_tui.store.heartbeats import PingRecord
 
 TICKSTEM = Face.TICKSTEM
 _TOKEN = re.compile(r"[0-9a-f]{64}")

@@ -122,6 +122,22 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class PingRecord:
+    """One received ping as history shows it."""
+
+    id: str
+    heartbeat_id: str
+    kind: PingKind
+    received_at: datetime
+    ip: str | None
+    user_agent: str | None
+    output: str | None
+    duration_ms: int | None
+    paused: bool
+    """Arrived while the heartbeat was paused, and changed nothing."""
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """A heartbeat after an event, and the health flip it caused (old and new face status), if any."""
 

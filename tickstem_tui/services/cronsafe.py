@@ -7,10 +7,9 @@ from typing import Any
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.cronsafe import parse_monitor
 from tickstem_tui.domain.errors import Forbidden, NotFound, QuotaExceeded
-from tickstem_tui.domain.heartbeats import Face, Heartbeat, PingKind
+from tickstem_tui.domain.heartbeats import Face, Heartbeat, PingKind, PingRecord
 from tickstem_tui.services.heartbeats import HeartbeatService, PingResult
 from tickstem_tui.store.database import Database
-from tickstem_tui.store.heartbeats import PingRecord
 
 MONITOR_NOT_FOUND = "Monitor not found"
 LIMIT_REACHED = "Monitor limit reached. Upgrade your plan."

@@ -18,6 +18,7 @@ from tickstem_tui.domain.heartbeats import (
     HeartbeatSpec,
     HeartbeatState,
     PingKind,
+    PingRecord,
     Transition,
     clip_output,
     clip_user_agent,
@@ -38,7 +39,6 @@ from tickstem_tui.store.database import Database
 from tickstem_tui.store.heartbeats import (
     Gap,
     HeartbeatRepository,
-    PingRecord,
     count_heartbeats,
     fetch_heartbeat,
     insert_heartbeat,

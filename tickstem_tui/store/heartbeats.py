@@ -7,22 +7,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, HeartbeatState, PingKind
+from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, HeartbeatState, PingKind, PingRecord
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
 from tickstem_tui.store.database import Database
-
-
-@dataclass(frozen=True, slots=True)
-class PingRecord:
-    id: str
-    heartbeat_id: str
-    kind: PingKind
-    received_at: datetime
-    ip: str | None
-    user_agent: str | None
-    output: str | None
-    duration_ms: int | None
-    paused: bool
 
 
 @dataclass(frozen=True, slots=True)

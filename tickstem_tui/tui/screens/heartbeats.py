@@ -19,7 +19,7 @@ from tickstem_tui.tui.widgets.forms import Field, FormScreen, number_or_text
 from tickstem_tui.tui.widgets.virtual_table import Cell, Column, Styled
 
 if TYPE_CHECKING:
-    from tickstem_tui.store.heartbeats import PingRecord
+    from tickstem_tui.domain.heartbeats import PingRecord
 
 FACE_WORDS = {Face.TICKSTEM: "Tickstem", Face.CRONSAFE: "CronSafe"}
 STATE_TONES = {
