@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from typing import Any
-
-import aiosqlite
 
 from tickstem_tui.clock import Clock
 from tickstem_tui.domain.errors import Conflict, NotFound, ValidationError
@@ -16,7 +15,7 @@ from tickstem_tui.services.bus import EventBus
 from tickstem_tui.services.executor import Executor
 from tickstem_tui.services.scheduler import Scheduler, next_fire
 from tickstem_tui.store.database import Database
-from tickstem_tui.store.jobs import JobRepository, row_to_job, save_job
+from tickstem_tui.store.jobs import JobRepository, fetch_job_sync, save_job_sync
 
 JOB_NOT_FOUND = "job not found"
 
@@ -53,15 +52,11 @@ class JobService:
             raise ValidationError("request body must be a JSON object")
         now = self._clock.now()
 
-        async def run(conn: aiosqlite.Connection) -> tuple[Job, bool]:
+        def run(conn: sqlite3.Connection) -> tuple[Job, bool]:
             name = data.get("name")
             existing = None
             if isinstance(name, str):
-                async with conn.execute(
-                    "SELECT * FROM jobs WHERE account_id = ? AND name = ?", (account_id, name.strip())
-                ) as cursor:
-                    row = await cursor.fetchone()
-                existing = None if row is None else row_to_job(row)
+                existing = fetch_job_sync(conn, "account_id = ? AND name = ?", (account_id, name.strip()))
             if existing is not None:
                 spec = parse_spec(data, base=existing.spec)
                 job = replace(existing, spec=spec, updated_at=now)
@@ -81,10 +76,10 @@ class JobService:
                 )
                 created = True
             job = self._planned(job)
-            await save_job(conn, job)
+            save_job_sync(conn, job)
             return job, created
 
-        job, created = await self._db.write(run)
+        job, created = await self._db.write_sync(run)
         self._scheduler.track(job)
         self._bus.publish(JobChanged(account_id, job.id))
         return job, created
@@ -96,24 +91,25 @@ class JobService:
         status = parse_status_change(data["status"]) if data.get("status") is not None else None
         now = self._clock.now()
 
-        async def run(conn: aiosqlite.Connection) -> Job:
-            current = await self._current(conn, account_id, job_id)
+        def run(conn: sqlite3.Connection) -> Job:
+            current = fetch_job_sync(conn, "id = ? AND account_id = ?", (job_id, account_id))
+            if current is None:
+                raise NotFound(JOB_NOT_FOUND)
             spec = parse_spec(data, base=current.spec)
             if spec.name != current.spec.name:
-                async with conn.execute(
-                    "SELECT 1 FROM jobs WHERE account_id = ? AND name = ? AND id != ?",
-                    (account_id, spec.name, job_id),
-                ) as cursor:
-                    if await cursor.fetchone() is not None:
-                        raise Conflict(f"a job named {spec.name!r} already exists")
+                taken = conn.execute(
+                    "SELECT 1 FROM jobs WHERE account_id = ? AND name = ? AND id != ?", (account_id, spec.name, job_id)
+                ).fetchone()
+                if taken is not None:
+                    raise Conflict(f"a job named {spec.name!r} already exists")
             job = replace(current, spec=spec, updated_at=now)
             if status is not None:
                 job = _with_status(job, status)
             job = self._planned(job)
-            await save_job(conn, job)
+            save_job_sync(conn, job)
             return job
 
-        job = await self._db.write(run)
+        job = await self._db.write_sync(run)
         self._scheduler.track(job)
         self._bus.publish(JobChanged(account_id, job.id))
         return job
@@ -148,15 +144,10 @@ class JobService:
         job = await self.get(account_id, job_id)
         return await self._executor.start_execution(job, self._clock.now(), manual=True)
 
-    async def _current(self, conn: aiosqlite.Connection, account_id: str, job_id: str) -> Job:
-        async with conn.execute("SELECT * FROM jobs WHERE id = ? AND account_id = ?", (job_id, account_id)) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            raise NotFound(JOB_NOT_FOUND)
-        return row_to_job(row)
-
     def _planned(self, job: Job) -> Job:
-        return replace(job, next_run_at=next_fire(job, self._clock.now()))
+        # Planned from the moment the change is stamped with (updated_at): the scheduler's load trusts
+        # stored plans only while the clock is past every stored time.
+        return replace(job, next_run_at=next_fire(job, job.updated_at))
 
 
 def _with_status(job: Job, status: JobStatus) -> Job:

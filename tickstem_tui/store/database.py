@@ -111,14 +111,15 @@ class Database:
         await self._writer.close()
 
     # -- reads -------------------------------------------------------------------------------
+    # One thread round trip per read: aiosqlite's cursor API costs three (execute, fetch, close), and
+    # each round trip (~50-130 us) costs more than a primary-key lookup itself.
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        rows: list[sqlite3.Row] = await self._on_reader(_fetch_all, sql, params)
+        return rows
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self._reader.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-            return row
+        row: sqlite3.Row | None = await self._on_reader(_fetch_one, sql, params)
+        return row
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
@@ -249,6 +250,11 @@ class Database:
             await conn.execute("RELEASE w")
         return outcomes
 
+    async def _on_reader(self, fn: Callable[[sqlite3.Connection, str, Params], T], sql: str, params: Params) -> T:
+        reader = self._reader
+        result: T = await reader._execute(fn, reader._conn, sql, params)  # type: ignore[no-untyped-call]
+        return result
+
     async def _on_thread(
         self,
         runner: Callable[[sqlite3.Connection, list[SyncWriteFn[Any]]], list[tuple[bool, Any]]],
@@ -258,6 +264,19 @@ class Database:
         writer = self._writer
         outcomes: list[tuple[bool, Any]] = await writer._execute(runner, writer._conn, fns)  # type: ignore[no-untyped-call]
         return outcomes
+
+
+def _fetch_all(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _fetch_one(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Row | None:
+    cursor = conn.execute(sql, params)
+    try:
+        row: sqlite3.Row | None = cursor.fetchone()
+        return row
+    finally:
+        cursor.close()  # a query with more rows must not hold its read snapshot open
 
 
 def _sync_fns(requests: list[_WriteRequest]) -> list[SyncWriteFn[Any]]:

@@ -23,15 +23,28 @@ class Gap:
     rearmed: int
 
 
+_FACES = {face.value: face for face in Face}
+_STATES = {state.value: state for state in HeartbeatState}
+
+
+def _channels_from_json(text: str) -> list[dict[str, str]]:
+    # Most monitors have no channels: json.loads("[]") is ~25x slower than this test (and pings read every row).
+    return [] if text == "[]" else list(json.loads(text))
+
+
+def _channels_to_json(channels: list[dict[str, str]]) -> str:
+    return json.dumps(channels) if channels else "[]"
+
+
 def row_to_heartbeat(row: sqlite3.Row) -> Heartbeat:
     return Heartbeat(
         id=row["id"],
         account_id=row["account_id"],
-        face=Face(row["face"]),
+        face=_FACES[row["face"]],
         spec=HeartbeatSpec(row["name"], row["interval_secs"], row["grace_secs"]),
         token=row["token"],
         slug=row["slug"],
-        state=HeartbeatState(row["state"]),
+        state=_STATES[row["state"]],
         consecutive_misses=row["consecutive_misses"],
         last_ping_at=opt_from_ms(row["last_ping_at"]),
         last_start_at=opt_from_ms(row["last_start_at"]),
@@ -41,7 +54,7 @@ def row_to_heartbeat(row: sqlite3.Row) -> Heartbeat:
         alert_after=opt_from_ms(row["alert_after"]),
         created_at=from_ms(row["created_at"]),
         updated_at=from_ms(row["updated_at"]),
-        alert_channels=json.loads(row["alert_channels"]),
+        alert_channels=_channels_from_json(row["alert_channels"]),
     )
 
 
@@ -86,7 +99,7 @@ def _mutable_params(hb: Heartbeat) -> tuple[object, ...]:
         hb.last_failure_output,
         opt_to_ms(hb.next_expected_at),
         opt_to_ms(hb.alert_after),
-        json.dumps(hb.alert_channels),
+        _channels_to_json(hb.alert_channels),
         to_ms(hb.updated_at),
     )
 

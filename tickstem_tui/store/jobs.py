@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -12,8 +13,11 @@ from tickstem_tui.domain.jobs import Execution, ExecutionStatus, Job, JobSpec, J
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
 from tickstem_tui.store.database import Database
 
+_STATUSES = {status.value: status for status in JobStatus}
+
 
 def row_to_job(row: aiosqlite.Row) -> Job:
+    headers = row["headers"]
     return Job(
         id=row["id"],
         account_id=row["account_id"],
@@ -22,12 +26,13 @@ def row_to_job(row: aiosqlite.Row) -> Job:
             schedule=row["schedule"],
             endpoint=row["endpoint"],
             method=row["method"],
-            headers=json.loads(row["headers"]),
+            # Most jobs send no extra headers; json.loads("{}") alone cost a third of listing a job.
+            headers={} if headers == "{}" else json.loads(headers),
             timeout_secs=row["timeout_secs"],
             retries=row["retries"],
             description=row["description"],
         ),
-        status=JobStatus(row["status"]),
+        status=_STATUSES[row["status"]],
         consecutive_failures=row["consecutive_failures"],
         next_run_at=opt_from_ms(row["next_run_at"]),
         last_run_at=opt_from_ms(row["last_run_at"]),
@@ -84,41 +89,78 @@ _JOB_COLUMNS = (
 _UPDATABLE = [c.strip() for c in _JOB_COLUMNS.split(",") if c.strip() not in ("id", "account_id", "created_at")]
 
 
+# An upsert, never INSERT OR REPLACE: replacing deletes the row and cascades to its executions.
+_SAVE_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)}) ON CONFLICT (id) DO UPDATE SET " + (
+    ", ".join(f"{column} = excluded.{column}" for column in _UPDATABLE)
+)
+
+
 async def save_job(conn: aiosqlite.Connection, job: Job) -> None:
     """Insert or fully overwrite a job row (inside a caller's write)."""
-    # An upsert, never INSERT OR REPLACE: replacing deletes the row and cascades to its executions.
-    await conn.execute(
-        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)}) ON CONFLICT (id) DO UPDATE SET "
-        + ", ".join(f"{column} = excluded.{column}" for column in _UPDATABLE),
-        _job_params(job),
+    await conn.execute(_SAVE_JOB, _job_params(job))
+
+
+def save_job_sync(conn: sqlite3.Connection, job: Job) -> None:
+    """The same inside a `Database.write_sync` function."""
+    conn.execute(_SAVE_JOB, _job_params(job))
+
+
+def fetch_job_sync(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> Job | None:
+    """One job as the writer sees it (inside its transaction)."""
+    row = conn.execute(f"SELECT * FROM jobs WHERE {where}", params).fetchone()
+    return None if row is None else row_to_job(row)
+
+
+_INSERT_EXECUTION = (
+    "INSERT INTO executions (id, job_id, status, status_code, duration_ms, error, scheduled_at, "
+    "triggered_at, started_at, finished_at, attempts, manual) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_FINISH_EXECUTION = (
+    "UPDATE executions SET status = ?, status_code = ?, duration_ms = ?, error = ?, finished_at = ?, "
+    "attempts = ? WHERE id = ?"
+)
+
+
+def _execution_params(execution: Execution) -> tuple[object, ...]:
+    return (
+        execution.id,
+        execution.job_id,
+        execution.status.value,
+        execution.status_code,
+        execution.duration_ms,
+        execution.error,
+        to_ms(execution.scheduled_at),
+        to_ms(execution.triggered_at),
+        opt_to_ms(execution.started_at),
+        opt_to_ms(execution.finished_at),
+        execution.attempts,
+        int(execution.manual),
     )
 
 
 async def insert_execution(conn: aiosqlite.Connection, execution: Execution) -> None:
-    await conn.execute(
-        "INSERT INTO executions (id, job_id, status, status_code, duration_ms, error, scheduled_at, "
-        "triggered_at, started_at, finished_at, attempts, manual) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            execution.id,
-            execution.job_id,
-            execution.status.value,
-            execution.status_code,
-            execution.duration_ms,
-            execution.error,
-            to_ms(execution.scheduled_at),
-            to_ms(execution.triggered_at),
-            opt_to_ms(execution.started_at),
-            opt_to_ms(execution.finished_at),
-            execution.attempts,
-            int(execution.manual),
-        ),
+    await conn.execute(_INSERT_EXECUTION, _execution_params(execution))
+
+
+# -- writes as plain functions for `Database.write_sync` (the writer's thread, one round trip per batch) ----------
+def insert_executions_sync(conn: sqlite3.Connection, executions: Iterable[Execution]) -> None:
+    conn.executemany(_INSERT_EXECUTION, [_execution_params(execution) for execution in executions])
+
+
+def set_last_runs_sync(conn: sqlite3.Connection, job_ids: Iterable[str], when: datetime) -> None:
+    moment = to_ms(when)
+    conn.executemany("UPDATE jobs SET last_run_at = ? WHERE id = ?", [(moment, job_id) for job_id in job_ids])
+
+
+def set_next_runs_sync(conn: sqlite3.Connection, updates: Iterable[tuple[str, datetime | None]]) -> None:
+    conn.executemany(
+        "UPDATE jobs SET next_run_at = ? WHERE id = ?", [(opt_to_ms(when), job_id) for job_id, when in updates]
     )
 
 
-async def finish_execution(conn: aiosqlite.Connection, execution: Execution) -> None:
-    await conn.execute(
-        "UPDATE executions SET status = ?, status_code = ?, duration_ms = ?, error = ?, finished_at = ?, "
-        "attempts = ? WHERE id = ?",
+def finish_execution_sync(conn: sqlite3.Connection, execution: Execution) -> None:
+    conn.execute(
+        _FINISH_EXECUTION,
         (
             execution.status.value,
             execution.status_code,
@@ -129,6 +171,28 @@ async def finish_execution(conn: aiosqlite.Connection, execution: Execution) -> 
             execution.id,
         ),
     )
+
+
+def job_health_sync(conn: sqlite3.Connection, job_id: str) -> tuple[JobStatus, int, str] | None:
+    """A job's status, failure streak and name as the writer sees them (None once deleted)."""
+    row = conn.execute("SELECT status, consecutive_failures, name FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return None if row is None else (JobStatus(row[0]), row[1], row[2])
+
+
+def set_job_health_sync(
+    conn: sqlite3.Connection, job_id: str, status: JobStatus, streak: int, was: JobStatus, updated_at: datetime | None
+) -> None:
+    """Compare-and-set of a job's health after a run; `updated_at` only when the status changed."""
+    if updated_at is None:
+        conn.execute(
+            "UPDATE jobs SET status = ?, consecutive_failures = ? WHERE id = ? AND status = ?",
+            (status.value, streak, job_id, was.value),
+        )
+    else:
+        conn.execute(
+            "UPDATE jobs SET status = ?, consecutive_failures = ?, updated_at = ? WHERE id = ? AND status = ?",
+            (status.value, streak, to_ms(updated_at), job_id, was.value),
+        )
 
 
 class JobRepository:
@@ -176,6 +240,14 @@ class JobRepository:
     async def get_execution(self, execution_id: str) -> Execution | None:
         row = await self._db.fetch_one("SELECT * FROM executions WHERE id = ?", (execution_id,))
         return None if row is None else row_to_execution(row)
+
+    async def set_planned_runs(self, updates: Iterable[tuple[str, datetime, str]]) -> None:
+        """(job id, next run, the schedule it was computed from): a job paused or given another schedule
+        meanwhile keeps the plan its edit stored."""
+        await self._db.execute_many(
+            "UPDATE jobs SET next_run_at = ? WHERE id = ? AND schedule = ? AND status != 'paused'",
+            [(to_ms(when), job_id, schedule) for job_id, when, schedule in updates],
+        )
 
     async def set_next_runs(self, updates: Iterable[tuple[str, datetime | None]]) -> None:
         await self._db.execute_many(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -28,13 +29,18 @@ from tickstem_tui.store.database import Database
 
 
 def _assertions_to_json(assertions: Iterable[Assertion]) -> str:
-    return json.dumps(
-        [{"source": a.source.value, "comparison": a.comparison.value, "target": a.target} for a in assertions]
-    )
+    listed = [{"source": a.source.value, "comparison": a.comparison.value, "target": a.target} for a in assertions]
+    return json.dumps(listed) if listed else "[]"
 
 
 def _assertions_from_json(text: str) -> tuple[Assertion, ...]:
+    if text == "[]":
+        return ()  # most monitors assert nothing; every check reads its monitor's row (json.loads costs ~8 us)
     return tuple(Assertion(Source(a["source"]), Comparison(a["comparison"]), a["target"]) for a in json.loads(text))
+
+
+_STATUSES = {status.value: status for status in MonitorStatus}
+_CHECK_STATUSES = {status.value: status for status in CheckStatus}
 
 
 def row_to_monitor(row: aiosqlite.Row) -> Monitor:
@@ -49,12 +55,12 @@ def row_to_monitor(row: aiosqlite.Row) -> Monitor:
             timeout_secs=row["timeout_secs"],
             assertions=_assertions_from_json(row["assertions"]),
         ),
-        status=MonitorStatus(row["status"]),
+        status=_STATUSES[row["status"]],
         consecutive_failures=row["consecutive_failures"],
         ssl_expires_at=opt_from_ms(row["ssl_expires_at"]),
         next_check_at=opt_from_ms(row["next_check_at"]),
         last_checked_at=opt_from_ms(row["last_checked_at"]),
-        last_check_status=None if last is None else CheckStatus(last),
+        last_check_status=None if last is None else _CHECK_STATUSES[last],
         created_at=from_ms(row["created_at"]),
         updated_at=from_ms(row["updated_at"]),
     )
@@ -82,50 +88,51 @@ _UPSERT_SET = ", ".join(
 )
 
 
-async def save_monitor(conn: aiosqlite.Connection, monitor: Monitor) -> None:
-    """Insert or fully overwrite a monitor row (inside a caller's write)."""
+_SAVE_MONITOR = (
+    f"INSERT INTO monitors ({_MONITOR_COLUMNS}) VALUES ({', '.join('?' * 15)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {_UPSERT_SET}"
+)
+_INSERT_CHECK = (
+    "INSERT INTO monitor_checks (id, monitor_id, status, status_code, duration_ms, error, ssl_expires_at, "
+    "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_FOLD_CHECK = (
+    "INSERT INTO monitor_hourly (monitor_id, hour, checks, up_checks, total_response_ms) VALUES (?, ?, 1, ?, ?) "
+    "ON CONFLICT (monitor_id, hour) DO UPDATE SET checks = checks + 1, "
+    "up_checks = up_checks + excluded.up_checks, "
+    "total_response_ms = total_response_ms + excluded.total_response_ms"
+)
+
+
+def _monitor_params(monitor: Monitor) -> tuple[object, ...]:
     spec = monitor.spec
-    # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the foreign-key
-    # cascade would take the monitor's checks and roll-ups with it.
-    await conn.execute(
-        f"INSERT INTO monitors ({_MONITOR_COLUMNS}) VALUES ({', '.join('?' * 15)}) "
-        f"ON CONFLICT (id) DO UPDATE SET {_UPSERT_SET}",
-        (
-            monitor.id,
-            monitor.account_id,
-            spec.name,
-            spec.url,
-            spec.interval_secs,
-            spec.timeout_secs,
-            _assertions_to_json(spec.assertions),
-            monitor.status.value,
-            monitor.consecutive_failures,
-            opt_to_ms(monitor.ssl_expires_at),
-            opt_to_ms(monitor.next_check_at),
-            opt_to_ms(monitor.last_checked_at),
-            None if monitor.last_check_status is None else monitor.last_check_status.value,
-            to_ms(monitor.created_at),
-            to_ms(monitor.updated_at),
-        ),
+    return (
+        monitor.id,
+        monitor.account_id,
+        spec.name,
+        spec.url,
+        spec.interval_secs,
+        spec.timeout_secs,
+        _assertions_to_json(spec.assertions),
+        monitor.status.value,
+        monitor.consecutive_failures,
+        opt_to_ms(monitor.ssl_expires_at),
+        opt_to_ms(monitor.next_check_at),
+        opt_to_ms(monitor.last_checked_at),
+        None if monitor.last_check_status is None else monitor.last_check_status.value,
+        to_ms(monitor.created_at),
+        to_ms(monitor.updated_at),
     )
 
 
-async def load_monitor(conn: aiosqlite.Connection, monitor_id: str, account_id: str | None = None) -> Monitor | None:
-    """Read a monitor inside a caller's write (so a following update is compare-and-set against it)."""
-    sql = "SELECT * FROM monitors WHERE id = ?"
-    params: tuple[str, ...] = (monitor_id,)
-    if account_id is not None:
-        sql, params = sql + " AND account_id = ?", (monitor_id, account_id)
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else row_to_monitor(row)
+def _load_sql(monitor_id: str, account_id: str | None) -> tuple[str, tuple[str, ...]]:
+    if account_id is None:
+        return "SELECT * FROM monitors WHERE id = ?", (monitor_id,)
+    return "SELECT * FROM monitors WHERE id = ? AND account_id = ?", (monitor_id, account_id)
 
 
-async def insert_check(conn: aiosqlite.Connection, check: MonitorCheck) -> None:
-    """Store a check and fold it into its hour's roll-up, in the caller's write."""
-    await conn.execute(
-        "INSERT INTO monitor_checks (id, monitor_id, status, status_code, duration_ms, error, ssl_expires_at, "
-        "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+def _check_params(check: MonitorCheck) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    return (
         (
             check.id,
             check.monitor_id,
@@ -136,12 +143,6 @@ async def insert_check(conn: aiosqlite.Connection, check: MonitorCheck) -> None:
             opt_to_ms(check.ssl_expires_at),
             to_ms(check.checked_at),
         ),
-    )
-    await conn.execute(
-        "INSERT INTO monitor_hourly (monitor_id, hour, checks, up_checks, total_response_ms) VALUES (?, ?, 1, ?, ?) "
-        "ON CONFLICT (monitor_id, hour) DO UPDATE SET checks = checks + 1, "
-        "up_checks = up_checks + excluded.up_checks, "
-        "total_response_ms = total_response_ms + excluded.total_response_ms",
         (
             check.monitor_id,
             to_ms(hour_start(check.checked_at)),
@@ -149,6 +150,43 @@ async def insert_check(conn: aiosqlite.Connection, check: MonitorCheck) -> None:
             check.duration_ms,
         ),
     )
+
+
+async def save_monitor(conn: aiosqlite.Connection, monitor: Monitor) -> None:
+    """Insert or fully overwrite a monitor row (inside a caller's write)."""
+    # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the foreign-key
+    # cascade would take the monitor's checks and roll-ups with it.
+    await conn.execute(_SAVE_MONITOR, _monitor_params(monitor))
+
+
+async def load_monitor(conn: aiosqlite.Connection, monitor_id: str, account_id: str | None = None) -> Monitor | None:
+    """Read a monitor inside a caller's write (so a following update is compare-and-set against it)."""
+    async with conn.execute(*_load_sql(monitor_id, account_id)) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row_to_monitor(row)
+
+
+async def insert_check(conn: aiosqlite.Connection, check: MonitorCheck) -> None:
+    """Store a check and fold it into its hour's roll-up, in the caller's write."""
+    check_row, hourly = _check_params(check)
+    await conn.execute(_INSERT_CHECK, check_row)
+    await conn.execute(_FOLD_CHECK, hourly)
+
+
+# -- the same as plain functions for `Database.write_sync` (the writer's thread, one round trip per batch) -------
+def save_monitor_sync(conn: sqlite3.Connection, monitor: Monitor) -> None:
+    conn.execute(_SAVE_MONITOR, _monitor_params(monitor))
+
+
+def load_monitor_sync(conn: sqlite3.Connection, monitor_id: str, account_id: str | None = None) -> Monitor | None:
+    row = conn.execute(*_load_sql(monitor_id, account_id)).fetchone()
+    return None if row is None else row_to_monitor(row)
+
+
+def insert_check_sync(conn: sqlite3.Connection, check: MonitorCheck) -> None:
+    check_row, hourly = _check_params(check)
+    conn.execute(_INSERT_CHECK, check_row)
+    conn.execute(_FOLD_CHECK, hourly)
 
 
 _UPTIME_SQL = """

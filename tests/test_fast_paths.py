@@ -1,0 +1,183 @@
+"""Behaviour kept by the benchmark-driven fast paths: one-hop reads, batched firing, trusted plans, lean encodings."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RecordingEndpoint, make_settings
+from tickstem_tui.api.http import json_response
+from tickstem_tui.clock import FakeClock, utc
+from tickstem_tui.domain.jobs import ExecutionStatus
+from tickstem_tui.domain.monitors import Monitor, MonitorSpec, MonitorStatus
+from tickstem_tui.domain.times import from_ms, rfc3339, to_ms
+from tickstem_tui.runtime import Runtime
+from tickstem_tui.services.scheduler import PLAN_SLICE
+from tickstem_tui.store.database import Database
+
+
+def owner(rt: Runtime) -> str:
+    return rt.services.accounts.owner_id
+
+
+async def register(rt: Runtime, **fields: object) -> str:
+    job, _ = await rt.services.jobs.register(owner(rt), fields)
+    return job.id
+
+
+# -- store ---------------------------------------------------------------------------------------------
+async def test_reads_return_rows_and_never_hold_a_snapshot(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "reads.sqlite3")
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER)")
+        await db.execute_many("INSERT INTO t (n) VALUES (?)", [(n,) for n in range(5)])
+        first = await db.fetch_one("SELECT n FROM t ORDER BY n")
+        assert first is not None and first["n"] == 0
+        assert [row["n"] for row in await db.fetch_all("SELECT n FROM t ORDER BY n DESC")] == [4, 3, 2, 1, 0]
+        assert await db.fetch_value("SELECT COUNT(*) FROM t") == 5
+        assert await db.fetch_one("SELECT n FROM t WHERE n > 99") is None
+        # The multi-row fetch_one above left no open statement behind: a later write is visible at once.
+        await db.execute("DELETE FROM t WHERE n < 4")
+        assert await db.fetch_value("SELECT COUNT(*) FROM t") == 1
+        with pytest.raises(sqlite3.OperationalError):
+            await db.fetch_all("SELECT nope FROM t")
+    finally:
+        await db.close()
+
+
+# -- scheduler and executor ------------------------------------------------------------------------------
+async def test_a_burst_of_due_jobs_fires_once_each_and_is_replanned(
+    tmp_path: Path, fake_clock: FakeClock, endpoint: RecordingEndpoint
+) -> None:
+    count = PLAN_SLICE * 2 + 10  # more than one planning slice
+    async with Runtime(make_settings(tmp_path), clock=fake_clock) as rt:
+        # Different expressions for the same daily 12:00, then many jobs sharing one.
+        daily = ("0 12 * 1-12 *", "0 12 1-31 * *", "0 12 * * 0-6")
+        ids = [await register(rt, name=f"b{n}", schedule=expr, endpoint=endpoint.url) for n, expr in enumerate(daily)]
+        ids += [await register(rt, name=f"j{n}", schedule="0 12 * * *", endpoint=endpoint.url) for n in range(count)]
+        await fake_clock.set(utc(2026, 5, 1, 12))
+        await endpoint.wait_for_calls(len(ids), timeout=30)
+        await rt.executor.wait_idle()
+        assert len(rt.scheduler.lateness_ms) == len(ids)
+        for job_id in (ids[0], ids[3], ids[-1]):
+            job = await rt.services.jobs.get(owner(rt), job_id)
+            assert job.next_run_at == utc(2026, 5, 2, 12) and job.last_run_at == utc(2026, 5, 1, 12)
+            assert rt.scheduler.next_run(job_id) == utc(2026, 5, 2, 12)
+            [run] = await rt.services.jobs.executions(owner(rt), job_id, 5, 0)
+            assert run.status is ExecutionStatus.SUCCESS and run.scheduled_at == utc(2026, 5, 1, 12)
+        await fake_clock.set(utc(2026, 5, 1, 23, 59))
+        assert len(endpoint.calls) == len(ids)  # nothing fired twice
+
+
+async def test_runs_started_together_commit_with_their_companion_write_or_not_at_all(
+    fake_runtime: Runtime, endpoint: RecordingEndpoint
+) -> None:
+    job_id = await register(fake_runtime, name="x", schedule="@yearly", endpoint=endpoint.url)
+    job = await fake_runtime.services.jobs.get(owner(fake_runtime), job_id)
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE jobs SET description = 'half-done' WHERE id = ?", (job_id,))
+        raise RuntimeError("companion failed")
+
+    with pytest.raises(RuntimeError, match="companion failed"):
+        await fake_runtime.executor.start_executions([(job, fake_runtime.clock.now())], manual=True, also=broken)
+    assert await fake_runtime.services.jobs.executions(owner(fake_runtime), job_id, 5, 0) == []
+    assert (await fake_runtime.services.jobs.get(owner(fake_runtime), job_id)).spec.description == ""
+    assert endpoint.calls == []
+
+
+async def test_start_up_keeps_a_stored_plan_that_is_still_ahead(tmp_path: Path, endpoint: RecordingEndpoint) -> None:
+    settings = make_settings(tmp_path)
+    async with Runtime(settings, clock=FakeClock(utc(2026, 5, 1, 11, 58))) as rt:
+        job_id = await register(rt, name="h", schedule="0 * * * *", endpoint=endpoint.url)
+        # A plan that is not what the schedule alone would give proves the stored one is used as it is.
+        await rt.db.execute("UPDATE jobs SET next_run_at = ? WHERE id = ?", (to_ms(utc(2026, 5, 1, 12, 30)), job_id))
+
+    async with Runtime(settings, clock=FakeClock(utc(2026, 5, 1, 11, 59))) as rt:
+        assert rt.scheduler.next_run(job_id) == utc(2026, 5, 1, 12, 30)
+
+    # The clock set back behind a stored time: every plan is computed afresh from the schedule.
+    async with Runtime(settings, clock=FakeClock(utc(2026, 5, 1, 9, 10))) as rt:
+        assert rt.scheduler.next_run(job_id) == utc(2026, 5, 1, 10)
+        assert (await rt.services.jobs.get(owner(rt), job_id)).next_run_at == utc(2026, 5, 1, 10)
+
+
+async def test_a_run_that_fired_before_its_next_plan_was_stored_is_not_reported_missed(
+    tmp_path: Path, endpoint: RecordingEndpoint
+) -> None:
+    settings = make_settings(tmp_path)
+    async with Runtime(settings, clock=FakeClock(utc(2026, 5, 1, 11, 50))) as rt:
+        job_id = await register(rt, name="q", schedule="*/15 * * * *", endpoint=endpoint.url)
+        # As if the process died between recording the 12:00 run and storing its next plan.
+        await rt.db.execute(
+            "UPDATE jobs SET next_run_at = ?, last_run_at = ? WHERE id = ?",
+            (to_ms(utc(2026, 5, 1, 12)), to_ms(utc(2026, 5, 1, 12, 0, 0) + timedelta(milliseconds=200)), job_id),
+        )
+
+    async with Runtime(settings, clock=FakeClock(utc(2026, 5, 1, 13, 10))) as rt:
+        [missed] = await rt.services.jobs.executions(owner(rt), job_id, 10, 0)
+        assert missed.status is ExecutionStatus.MISSED and missed.scheduled_at == utc(2026, 5, 1, 12, 15)
+        assert missed.error.startswith("4 scheduled runs missed")
+        assert rt.scheduler.next_run(job_id) == utc(2026, 5, 1, 13, 15)
+
+
+# -- poller ------------------------------------------------------------------------------------------------
+async def test_a_real_time_check_times_out_on_its_own_timeout(runtime: Runtime, endpoint: RecordingEndpoint) -> None:
+    endpoint.delay = 3.0
+    now = runtime.clock.now()
+    monitor = Monitor(
+        "mon_slow", owner(runtime), MonitorSpec("slow", endpoint.url, 30, 1), MonitorStatus.ACTIVE, 0, None, None,
+        None, None, now, now,
+    )  # fmt: skip
+    check = await runtime.poller.probe(monitor)
+    assert check.status.value == "timeout" and check.error == "no response within 1s"
+    assert 900 <= check.duration_ms < 2500
+
+
+# -- encodings -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (utc(2026, 5, 1), "2026-05-01T00:00:00Z"),
+        (utc(2026, 5, 1, 12, 30, 5) + timedelta(milliseconds=7), "2026-05-01T12:30:05.007Z"),
+        (utc(2026, 5, 1) + timedelta(microseconds=999), "2026-05-01T00:00:00.000Z"),
+        (utc(2026, 5, 1) + timedelta(microseconds=123_999), "2026-05-01T00:00:00.123Z"),
+        (datetime(2026, 5, 1, 2, 0, tzinfo=timezone(timedelta(hours=2))), "2026-05-01T00:00:00Z"),
+        (datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC), "2026-12-31T23:59:59.999Z"),
+        (None, None),
+    ],
+)
+def test_rfc3339_is_utc_with_milliseconds_only_when_there_are_any(moment: datetime | None, text: str | None) -> None:
+    assert rfc3339(moment) == text
+
+
+def test_rfc3339_round_trips_stored_milliseconds() -> None:
+    for ms in (0, 1, 999, 1_000, 1_777_777_777_123, 1_777_777_777_000):
+        text = rfc3339(from_ms(ms))
+        assert text is not None and datetime.fromisoformat(text.replace("Z", "+00:00")) == from_ms(ms)
+
+
+def test_json_answers_are_compact_utf8_and_never_invalid() -> None:
+    response = json_response({"name": "nächtlich ✓", "n": 1, "ratio": float("nan"), 3: [True, None]}, status=201)
+    assert response.status == 201
+    assert response.content_type == "application/json" and response.charset == "utf-8"
+    assert response.body == '{"name":"nächtlich ✓","n":1,"ratio":null,"3":[true,null]}'.encode()
+
+
+async def test_a_plan_computed_before_an_edit_never_overwrites_the_edit(
+    fake_runtime: Runtime, endpoint: RecordingEndpoint
+) -> None:
+    jobs = fake_runtime.services.jobs
+    edited = await register(fake_runtime, name="edited", schedule="0 * * * *", endpoint=endpoint.url)
+    paused = await register(fake_runtime, name="paused", schedule="0 * * * *", endpoint=endpoint.url)
+    kept = await register(fake_runtime, name="kept", schedule="0 * * * *", endpoint=endpoint.url)
+    await jobs.update(owner(fake_runtime), edited, {"schedule": "30 * * * *"})
+    await jobs.pause(owner(fake_runtime), paused)
+    stale = utc(2026, 5, 1, 13)
+    await jobs.repo.set_planned_runs([(job_id, stale, "0 * * * *") for job_id in (edited, paused, kept)])
+    assert (await jobs.get(owner(fake_runtime), edited)).next_run_at == utc(2026, 5, 1, 12, 30)
+    assert (await jobs.get(owner(fake_runtime), paused)).next_run_at is None
+    assert (await jobs.get(owner(fake_runtime), kept)).next_run_at == stale
