@@ -92,6 +92,17 @@ class FakeClock:
         await settle()
 
 
+async def sleep_until_or(clock: Clock, when: datetime, wake: asyncio.Event) -> None:
+    """Sleep until `when` on `clock`, or until `wake` is set, whichever comes first."""
+    sleeper = asyncio.ensure_future(clock.sleep_until(when))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waker.cancel()
+
+
 async def settle(rounds: int = 20) -> None:
     """Give ready tasks a few turns of the loop (used by fake-time tests)."""
     for _ in range(rounds):

@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp.connector import Connection
 
 from tickstem_tui import __version__
-from tickstem_tui.clock import Clock, SystemClock
+from tickstem_tui.clock import Clock, SystemClock, sleep_until_or
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.events import CheckRecorded, Flipped
 from tickstem_tui.domain.ids import new_id
@@ -173,18 +173,9 @@ class Poller:
                 continue
             due, _ = earliest
             if due > self._clock.now():
-                await self._sleep_or_wake(due)
+                await sleep_until_or(self._clock, due, self._wake)
                 continue
             self._fire_due()
-
-    async def _sleep_or_wake(self, due: datetime) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep_until(due))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
 
     def _fire_due(self) -> None:
         now = self._clock.now()

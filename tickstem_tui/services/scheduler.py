@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import aiosqlite
 
-from tickstem_tui.clock import Clock
+from tickstem_tui.clock import Clock, sleep_until_or
 from tickstem_tui.domain.ids import new_id
 from tickstem_tui.domain.jobs import Execution, ExecutionStatus, Job, JobStatus
 from tickstem_tui.domain.schedule import Schedule
@@ -180,18 +180,9 @@ class Scheduler:
                 continue
             due, _ = earliest
             if due > self._clock.now():
-                await self._sleep_or_wake(due)
+                await sleep_until_or(self._clock, due, self._wake)
                 continue
             await self._fire_due()
-
-    async def _sleep_or_wake(self, due: datetime) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep_until(due))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
 
     async def _fire_due(self) -> None:
         now = self._clock.now()

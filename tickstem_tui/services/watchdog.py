@@ -7,7 +7,7 @@ import logging
 import sqlite3
 from datetime import datetime, timedelta
 
-from tickstem_tui.clock import Clock, settle
+from tickstem_tui.clock import Clock, settle, sleep_until_or
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.events import Flipped, HeartbeatChanged, WatchdogGap
 from tickstem_tui.domain.heartbeats import Heartbeat, flipped, on_threshold_passed, rearmed
@@ -95,22 +95,13 @@ class Watchdog:
             planned = seen + MAX_NAP if earliest is None else min(earliest, seen + MAX_NAP)
             self._target, self._planned, self._sleeping = earliest, planned, True
             try:
-                await self._sleep_or_wake(planned)
+                await sleep_until_or(self._clock, planned, self._wake)
             finally:
                 self._sleeping = False
             woke = self._clock.now()
             if woke - planned > self._late:
                 # Asleep (or the clock jumped) somewhere after `seen`: nothing could be observed, or pinged.
                 await self._rearm("suspend", seen, woke)
-
-    async def _sleep_or_wake(self, due: datetime) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep_until(due))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
 
     async def check_due(self, now: datetime) -> int:
         """Judge every heartbeat whose alert threshold has passed by `now`; returns how many changed."""
