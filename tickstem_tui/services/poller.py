@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import sqlite3
 import ssl
@@ -34,6 +32,7 @@ from tickstem_tui.domain.monitors import (
 )
 from tickstem_tui.services.bus import EventBus
 from tickstem_tui.services.flips import record_flip_sync
+from tickstem_tui.services.plan import DuePlan
 from tickstem_tui.store.database import Database
 from tickstem_tui.store.monitors import MonitorRepository, insert_check_sync, load_monitor_sync, save_monitor_sync
 
@@ -75,13 +74,6 @@ class CertificateAwareResponse(aiohttp.ClientResponse):
         return await super().start(connection)
 
 
-@dataclass(slots=True)
-class _Entry:
-    monitor: Monitor
-    due: datetime
-    version: int
-
-
 @dataclass(frozen=True, slots=True)
 class _Answer:
     response: Response
@@ -109,10 +101,7 @@ class Poller:
         self._settings = settings
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._slots = asyncio.Semaphore(settings.poller_concurrency)
-        self._entries: dict[str, _Entry] = {}
-        self._heap: list[tuple[datetime, int, str, int]] = []
-        self._order = itertools.count()
-        self._versions = itertools.count()
+        self._plan: DuePlan[Monitor] = DuePlan()
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[MonitorCheck | None]] = {}
         self.skipped = 0
@@ -123,29 +112,26 @@ class Poller:
     # -- the plan --------------------------------------------------------------------------------
     def track(self, monitor: Monitor) -> None:
         """Follow a monitor after a change: its stored `next_check_at` is its next check (None while paused)."""
-        self._entries.pop(monitor.id, None)
+        self._plan.discard(monitor.id)
         if not monitor.is_checked or monitor.next_check_at is None:
             self._wake.set()
             return
         self._push(monitor, monitor.next_check_at)
 
     def forget(self, monitor_id: str) -> None:
-        self._entries.pop(monitor_id, None)
+        self._plan.discard(monitor_id)
         self._wake.set()
 
     def next_check(self, monitor_id: str) -> datetime | None:
-        entry = self._entries.get(monitor_id)
-        return None if entry is None else entry.due
+        planned = self._plan.get(monitor_id)
+        return None if planned is None else planned[0]
 
     @property
     def in_flight(self) -> int:
         return len(self._running)
 
     def _push(self, monitor: Monitor, due: datetime) -> None:
-        version = next(self._versions)
-        self._entries[monitor.id] = _Entry(monitor, due, version)
-        heapq.heappush(self._heap, (due, next(self._order), monitor.id, version))
-        if self._heap[0][3] == version:
+        if self._plan.put(monitor.id, due, monitor):
             self._wake.set()
 
     async def load(self) -> None:
@@ -154,24 +140,14 @@ class Poller:
         for monitor in await self._repo.checked():
             self.track(replace(monitor, next_check_at=monitor.next_check_at or now))
 
-    def _earliest(self) -> tuple[datetime, str] | None:
-        while self._heap:
-            due, _, monitor_id, version = self._heap[0]
-            entry = self._entries.get(monitor_id)
-            if entry is not None and entry.version == version:
-                return due, monitor_id
-            heapq.heappop(self._heap)  # stale: the monitor changed or went away
-        return None
-
     # -- the loop --------------------------------------------------------------------------------
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            earliest = self._earliest()
-            if earliest is None:
+            due = self._plan.earliest()
+            if due is None:
                 await self._wake.wait()
                 continue
-            due, _ = earliest
             if due > self._clock.now():
                 await sleep_until_or(self._clock, due, self._wake)
                 continue
@@ -179,10 +155,7 @@ class Poller:
 
     def _fire_due(self) -> None:
         now = self._clock.now()
-        while (earliest := self._earliest()) is not None and earliest[0] <= now:
-            due, monitor_id = earliest
-            heapq.heappop(self._heap)
-            monitor = self._entries[monitor_id].monitor
+        for monitor_id, due, monitor, _ in self._plan.pop_due(now):
             interval = timedelta(seconds=monitor.spec.interval_secs)
             # Planned times advance by whole intervals so the cadence does not drift by each
             # check's latency; after a suspend or a stall one check runs, not a burst.

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -18,6 +16,7 @@ from tickstem_tui.domain.jobs import Execution, ExecutionStatus, Job, JobStatus
 from tickstem_tui.domain.schedule import Schedule
 from tickstem_tui.domain.times import rfc3339
 from tickstem_tui.services.executor import Executor
+from tickstem_tui.services.plan import DuePlan
 from tickstem_tui.store.database import Database
 from tickstem_tui.store.jobs import JobRepository, insert_execution
 
@@ -43,22 +42,13 @@ def next_fire(job: Job, now: datetime) -> datetime | None:
     return schedule_for(job.spec.schedule).next_after(now)
 
 
-@dataclass(slots=True)
-class _Entry:
-    job: Job
-    version: int
-
-
 class Scheduler:
     def __init__(self, db: Database, jobs: JobRepository, executor: Executor, clock: Clock) -> None:
         self._db = db
         self._jobs = jobs
         self._executor = executor
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
-        self._heap: list[tuple[datetime, int, str, int]] = []
-        self._order = itertools.count()
-        self._versions = itertools.count()
+        self._plan: DuePlan[Job] = DuePlan()
         self._wake = asyncio.Event()
         self.lateness_ms: list[float] = []
         """Actual fire time minus scheduled time, per fired run (read by benchmarks; trimmed)."""
@@ -66,28 +56,23 @@ class Scheduler:
     # -- keeping the plan in step with the store ------------------------------------------------
     def track(self, job: Job) -> None:
         """Follow a job after a change: its stored `next_run_at` is its next fire (None while paused)."""
-        self._entries.pop(job.id, None)
+        self._plan.discard(job.id)
         if job.next_run_at is None:
             self._wake.set()
             return
         self._push(job, job.next_run_at)
 
     def forget(self, job_id: str) -> None:
-        self._entries.pop(job_id, None)
+        self._plan.discard(job_id)
         self._wake.set()
 
     def next_run(self, job_id: str) -> datetime | None:
-        entry = self._entries.get(job_id)
-        if entry is None:
-            return None
-        return entry.job.next_run_at
+        planned = self._plan.get(job_id)
+        return None if planned is None else planned[0]
 
     def _push(self, job: Job, due: datetime) -> None:
-        version = next(self._versions)
         # replace() only when the plan differs: it costs ~10 us, a tenth of a second at a 10,000-job start-up.
-        self._entries[job.id] = _Entry(job if job.next_run_at == due else replace(job, next_run_at=due), version)
-        heapq.heappush(self._heap, (due, next(self._order), job.id, version))
-        if self._heap[0][3] == version:
+        if self._plan.put(job.id, due, job if job.next_run_at == due else replace(job, next_run_at=due)):
             self._wake.set()
 
     async def load(self) -> None:
@@ -162,23 +147,13 @@ class Scheduler:
         )
 
     # -- the loop --------------------------------------------------------------------------------
-    def _earliest(self) -> tuple[datetime, str] | None:
-        while self._heap:
-            due, _, job_id, version = self._heap[0]
-            entry = self._entries.get(job_id)
-            if entry is not None and entry.version == version:
-                return due, job_id
-            heapq.heappop(self._heap)  # stale: the job changed or went away
-        return None
-
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            earliest = self._earliest()
-            if earliest is None:
+            due = self._plan.earliest()
+            if due is None:
                 await self._wake.wait()
                 continue
-            due, _ = earliest
             if due > self._clock.now():
                 await sleep_until_or(self._clock, due, self._wake)
                 continue
@@ -186,14 +161,9 @@ class Scheduler:
 
     async def _fire_due(self) -> None:
         now = self._clock.now()
-        fired: list[tuple[Job, datetime]] = []
-        versions: list[int] = []
-        while (earliest := self._earliest()) is not None and earliest[0] <= now:
-            due, job_id = earliest
-            heapq.heappop(self._heap)
-            entry = self._entries[job_id]
-            fired.append((entry.job, due))
-            versions.append(entry.version)
+        taken = self._plan.pop_due(now)
+        fired = [(job, due) for _, due, job, _ in taken]
+        versions = [token for _, _, _, token in taken]
         if len(self.lateness_ms) > 100_000:
             del self.lateness_ms[:50_000]
         self.lateness_ms.extend((now - due).total_seconds() * 1000 for _, due in fired)
@@ -211,8 +181,7 @@ class Scheduler:
         plan: list[tuple[str, datetime, str]] = []
         known: dict[str, datetime] = {}
         for count, ((job, _), version) in enumerate(zip(fired, versions, strict=True), start=1):
-            entry = self._entries.get(job.id)
-            if entry is None or entry.version != version:
+            if self._plan.token(job.id) != version:
                 continue  # changed or deleted meanwhile: track()/forget() already planned it
             expression = job.spec.schedule
             following = known.get(expression)
