@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +18,7 @@ from tickstem_tui.clock import FakeClock
 from tickstem_tui.domain.errors import Conflict, NotFound
 from tickstem_tui.domain.heartbeats import Face, HeartbeatSpec, PingKind
 from tickstem_tui.runtime import Runtime
+from tickstem_tui.store import database
 from tickstem_tui.store.database import Database
 
 
@@ -139,5 +143,109 @@ async def test_write_sync_batches_share_one_commit_and_fail_alone(tmp_path: Path
         assert db.batches - batches < 5  # queued while the writer was busy: committed together
         stored = [row[0] for row in await db.fetch_all("SELECT n FROM t ORDER BY n")]
         assert stored == [n for n in range(30) if n % 10 != 3] + [40, 1000]
+    finally:
+        await db.close()
+
+
+def _insert(n: int) -> Callable[[sqlite3.Connection], int]:
+    def run(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+        if n % 10 == 3:
+            raise NotFound(f"no {n}")
+        return n
+
+    return run
+
+
+async def test_quick_writes_commit_on_the_loop_thread_and_still_fail_alone(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "quick.sqlite3")
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+        threads: set[int] = set()
+
+        def where(conn: sqlite3.Connection) -> None:
+            threads.add(threading.get_ident())
+
+        quick_before = db.quick_batches
+        results = await asyncio.gather(
+            *(db.write_sync(_insert(n), quick=True) for n in range(20)),
+            db.write_sync(where, quick=True),
+            return_exceptions=True,
+        )
+        assert threads == {threading.get_ident()}  # no hand-off to the writer's thread
+        assert db.quick_batches > quick_before
+        assert [r for r in results if isinstance(r, NotFound)] == [results[3], results[13]]
+        stored = [row[0] for row in await db.fetch_all("SELECT n FROM t ORDER BY n")]
+        assert stored == [n for n in range(20) if n % 10 != 3]
+
+        # Not quick: the writer's own thread, never the loop's.
+        threads.clear()
+        await db.write_sync(where)
+        assert threads and threading.get_ident() not in threads
+    finally:
+        await db.close()
+
+
+async def test_a_lock_held_elsewhere_never_stalls_the_loop(tmp_path: Path) -> None:
+    """Another process holding the write lock: quick writes wait on the writer's thread, the loop runs on."""
+    path = tmp_path / "locked.sqlite3"
+    db = await Database.open(path)
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # like `tickstem-tui keys create` mid-transaction
+        try:
+            write = asyncio.ensure_future(db.write_sync(_insert(1), quick=True))
+            started = time.perf_counter()
+            lags = []
+            for _ in range(20):  # the loop keeps turning while the write waits for the lock
+                before = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - before)
+            assert not write.done()
+            assert max(lags) < 0.1, lags
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        assert await write == 1
+        assert time.perf_counter() - started < 5
+        assert await db.fetch_value("SELECT COUNT(*) FROM t") == 1
+    finally:
+        await db.close()
+
+
+async def test_steady_writes_keep_the_wal_from_growing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints run while quick writes keep coming, and the WAL starts over instead of growing."""
+    monkeypatch.setattr(database, "CHECKPOINT_EVERY_SECS", 0.02)
+    path = tmp_path / "wal.sqlite3"
+    db = await Database.open(path)
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)")
+
+        def insert(n: int) -> Callable[[sqlite3.Connection], None]:
+            return lambda conn: conn.execute("INSERT INTO t VALUES (?, ?)", (n, "x" * 2000)).close()
+
+        written = 0
+
+        async def writer(first: int) -> None:
+            nonlocal written
+            n = first
+            while not stop.is_set():  # steady: never a quiet moment in which the WAL could start over
+                await db.write_sync(insert(n), quick=True)
+                n += 8
+                written += 1
+
+        stop = asyncio.Event()
+        writers = [asyncio.create_task(writer(k)) for k in range(8)]
+        sizes = []
+        for _ in range(40):
+            await asyncio.sleep(0.02)
+            sizes.append(await asyncio.to_thread(os.path.getsize, f"{path}-wal"))
+        stop.set()
+        await asyncio.gather(*writers)
+        assert db.checkpoints >= 3
+        # Without the writer's own checkpoint the WAL would hold every row written.
+        assert max(sizes) < written * 2000 / 3, (max(sizes), written)
+        assert await db.fetch_value("SELECT COUNT(*) FROM t") == written
     finally:
         await db.close()

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 BODY_EXCERPT_BYTES = 300
 """How much of a failed response's body goes into the execution's error, to help diagnose it."""
 MAX_BACKOFF_SECS = 30.0
+QUICK_RUNS = 8
+"""Up to this many runs started together are recorded on the loop's thread (see Database.write_sync)."""
 
 
 def _header_value(text: str) -> str:
@@ -105,7 +107,7 @@ class Executor:
             insert_executions_sync(conn, executions)
             set_last_runs_sync(conn, (job.id for job, _ in runs), now)
 
-        await self._db.write_sync(record)
+        await self._db.write_sync(record, quick=len(runs) <= QUICK_RUNS)
         for (job, _), execution in zip(runs, executions, strict=True):
             self._bus.publish(ExecutionStarted(job.account_id, job.id, execution.id))
             task = asyncio.create_task(self._run(job, execution), name=f"execution:{execution.id}")
@@ -225,7 +227,7 @@ class Executor:
             record_flip_sync(conn, flip)
             return flip
 
-        flip = await self._db.write_sync(record)
+        flip = await self._db.write_sync(record, quick=True)
         self._bus.publish(
             ExecutionFinished(
                 job.account_id,

@@ -263,7 +263,7 @@ class HeartbeatService:
                 record_flip_sync(conn, flip)
             return current, transition
 
-        current, transition = await self._db.write_sync(run)
+        current, transition = await self._db.write_sync(run, quick=True)
         after = transition.heartbeat
         self._bus.publish(PingReceived(after.account_id, after.id, kind.value, after.status, self._clock.now()))
         if (flip := flipped(current, transition)) is not None:

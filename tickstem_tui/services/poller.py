@@ -315,7 +315,7 @@ class Poller:
             record_flip_sync(conn, flip)
             return updated, flip
 
-        outcome = await self._db.write_sync(write)
+        outcome = await self._db.write_sync(write, quick=True)
         if outcome is None:
             return None
         updated, flip = outcome
