@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.conftest import RecordingEndpoint, make_settings
+from tests.conftest import API_KEY, RecordingEndpoint, make_settings
 from tickstem_tui.api.http import json_response
 from tickstem_tui.clock import FakeClock, utc
 from tickstem_tui.domain.jobs import ExecutionStatus
@@ -181,3 +185,59 @@ async def test_a_plan_computed_before_an_edit_never_overwrites_the_edit(
     assert (await jobs.get(owner(fake_runtime), edited)).next_run_at == utc(2026, 5, 1, 12, 30)
     assert (await jobs.get(owner(fake_runtime), paused)).next_run_at is None
     assert (await jobs.get(owner(fake_runtime), kept)).next_run_at == stale
+
+
+# -- answers kept until the data changes, reads on the loop's thread ------------------------------------
+async def test_a_cached_job_list_follows_every_change_wherever_it_is_committed(
+    runtime: Runtime, endpoint: RecordingEndpoint
+) -> None:
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    async with aiohttp.ClientSession(runtime.base_url, headers=auth) as http:
+
+        async def listed() -> dict[str, dict[str, Any]]:
+            async with http.get("/v1/jobs") as response:
+                assert response.status == 200
+                return {job["name"]: job for job in (await response.json())["jobs"]}
+
+        job_id = await register(runtime, name="a", schedule="@yearly", endpoint=endpoint.url)
+        assert list(await listed()) == ["a"]
+        assert await listed() == await listed()  # served again while nothing changed
+        await register(runtime, name="b", schedule="@yearly", endpoint=endpoint.url)
+        assert sorted(await listed()) == ["a", "b"]
+
+        # A run started by the scheduler's executor (not the jobs API) shows in last_run_at.
+        await runtime.services.jobs.trigger(owner(runtime), job_id)
+        await endpoint.wait_for_calls(1)
+        await runtime.executor.wait_idle()
+        assert (await listed())["a"]["last_run_at"] is not None
+
+        # Another process writing to the same file (a second tickstem-tui, a sqlite3 shell).
+        def rename_elsewhere() -> None:
+            with closing(sqlite3.connect(runtime.db.path)) as other, other:
+                other.execute("UPDATE jobs SET description = 'from elsewhere' WHERE id = ?", (job_id,))
+
+        await asyncio.to_thread(rename_elsewhere)
+        assert (await listed())["a"]["description"] == "from elsewhere"
+
+        # Each account has its own answer.
+        async with http.get("/v1/jobs", headers={"Authorization": "Bearer nobody"}) as response:
+            assert response.status == 401
+
+
+async def test_quick_reads_see_each_commit_at_once(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "quick-reads.sqlite3")
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")
+        version = db.data_version()
+        for n in range(5):
+            await db.write_sync(lambda conn, n=n: conn.execute("INSERT INTO t VALUES (?, ?)", (n, str(n))).close())
+            row = await db.fetch_one("SELECT v FROM t WHERE n = ?", (n,), quick=True)
+            assert row is not None and row["v"] == str(n)
+            assert db.data_version() != version
+            version = db.data_version()
+        assert db.data_version() == version  # nothing committed, nothing changed
+        assert await db.fetch_value("SELECT COUNT(*) FROM t", quick=True) == 5
+        with pytest.raises(sqlite3.OperationalError):  # the loop's connection never writes
+            await db.fetch_one("DELETE FROM t", quick=True)
+    finally:
+        await db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tickstem_tui.clock import Clock
@@ -28,3 +29,6 @@ class Services:
     heartbeats: HeartbeatService
     users: UserService
     cronsafe: CronSafeService
+    data_version: Callable[[], int]
+    """Changes whenever anything is committed to the store, by this process or another: the key for
+    answers kept until the data under them changes."""

@@ -130,6 +130,7 @@ class Runtime:
             heartbeats=heartbeats,
             users=UserService(self.db, clock, await accounts.repo.secret(JWT_SECRET_NAME)),
             cronsafe=CronSafeService(self.db, heartbeats, settings),
+            data_version=self.db.data_version,
         )
 
         self.retention = Retention(clock)

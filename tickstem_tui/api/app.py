@@ -8,7 +8,7 @@ from aiohttp import web
 
 from tickstem_tui.api import cronsafe, v1_heartbeats, v1_jobs, v1_monitors, v1_verify
 from tickstem_tui.api.http import json_response
-from tickstem_tui.api.keys import SERVICES
+from tickstem_tui.api.keys import ANSWERS, SERVICES
 from tickstem_tui.api.middlewares import collapse_slashes, json_errors
 from tickstem_tui.domain.ratelimit import RateLimiter
 from tickstem_tui.facade import Services
@@ -34,6 +34,7 @@ def create_app(services: Services) -> web.Application:
         handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": MAX_REQUEST_LINE},
     )
     app[SERVICES] = services
+    app[ANSWERS] = {}
     app.router.add_get("/healthz", health, name="health", allow_head=True)
     app.router.add_routes(v1_jobs.routes())
     app.router.add_routes(v1_verify.routes())

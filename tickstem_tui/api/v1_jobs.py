@@ -8,6 +8,7 @@ from aiohttp import web
 
 from tickstem_tui.api.http import (
     api_key_required,
+    cached_json,
     json_response,
     query_int,
     read_json_object,
@@ -85,10 +86,12 @@ async def register_job(request: web.Request, account_id: str) -> web.StreamRespo
 
 @api_key_required(JOB_ERRORS)
 async def list_jobs(request: web.Request, account_id: str) -> web.StreamResponse:
-    jobs = await services(request).jobs.list_jobs(account_id)
-    return json_response(
-        {"jobs": [job_to_dict(job, _default_retries(request)) for job in jobs], "limit": len(jobs), "offset": 0}
-    )
+    async def build() -> dict[str, Any]:
+        jobs = await services(request).jobs.list_jobs(account_id)
+        retries = _default_retries(request)
+        return {"jobs": [job_to_dict(job, retries) for job in jobs], "limit": len(jobs), "offset": 0}
+
+    return await cached_json(request, account_id, build)
 
 
 @api_key_required(JOB_ERRORS)

@@ -79,7 +79,7 @@ class JobService:
             save_job_sync(conn, job)
             return job, created
 
-        job, created = await self._db.write_sync(run)
+        job, created = await self._db.write_sync(run, quick=True)
         self._scheduler.track(job)
         self._bus.publish(JobChanged(account_id, job.id))
         return job, created
@@ -109,7 +109,7 @@ class JobService:
             save_job_sync(conn, job)
             return job
 
-        job = await self._db.write_sync(run)
+        job = await self._db.write_sync(run, quick=True)
         self._scheduler.track(job)
         self._bus.publish(JobChanged(account_id, job.id))
         return job

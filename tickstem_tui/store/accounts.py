@@ -71,6 +71,7 @@ class AccountRepository:
         row = await self._db.fetch_one(
             "SELECT account_id, key_hash FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
             (key_hash,),
+            quick=True,
         )
         if row is None or not hmac.compare_digest(row["key_hash"], key_hash):
             return None

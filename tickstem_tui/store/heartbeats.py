@@ -205,7 +205,7 @@ class HeartbeatRepository:
         if face is not None:
             sql += " AND face = ?"
             params += (face.value,)
-        row = await self._db.fetch_one(sql, params)
+        row = await self._db.fetch_one(sql, params, quick=True)
         return None if row is None else row_to_heartbeat(row)
 
     async def get_any(self, heartbeat_id: str) -> Heartbeat | None:

@@ -200,7 +200,9 @@ class JobRepository:
         self._db = db
 
     async def get(self, account_id: str, job_id: str) -> Job | None:
-        row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ? AND account_id = ?", (job_id, account_id))
+        row = await self._db.fetch_one(
+            "SELECT * FROM jobs WHERE id = ? AND account_id = ?", (job_id, account_id), quick=True
+        )
         return None if row is None else row_to_job(row)
 
     async def get_any(self, job_id: str) -> Job | None:

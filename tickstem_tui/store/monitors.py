@@ -211,7 +211,7 @@ class MonitorRepository:
 
     async def get(self, account_id: str, monitor_id: str) -> Monitor | None:
         row = await self._db.fetch_one(
-            "SELECT * FROM monitors WHERE id = ? AND account_id = ?", (monitor_id, account_id)
+            "SELECT * FROM monitors WHERE id = ? AND account_id = ?", (monitor_id, account_id), quick=True
         )
         return None if row is None else row_to_monitor(row)
 
