@@ -76,21 +76,30 @@ async def test_a_burst_of_due_jobs_fires_once_each_and_is_replanned(
         assert len(endpoint.calls) == len(ids)  # nothing fired twice
 
 
-async def test_runs_started_together_commit_with_their_companion_write_or_not_at_all(
-    fake_runtime: Runtime, endpoint: RecordingEndpoint
+async def test_calls_go_out_while_their_records_commit_and_finishes_land_after_starts(
+    runtime: Runtime, endpoint: RecordingEndpoint
 ) -> None:
-    job_id = await register(fake_runtime, name="x", schedule="@yearly", endpoint=endpoint.url)
-    job = await fake_runtime.services.jobs.get(owner(fake_runtime), job_id)
-
-    def broken(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE jobs SET description = 'half-done' WHERE id = ?", (job_id,))
-        raise RuntimeError("companion failed")
-
-    with pytest.raises(RuntimeError, match="companion failed"):
-        await fake_runtime.executor.start_executions([(job, fake_runtime.clock.now())], manual=True, also=broken)
-    assert await fake_runtime.services.jobs.executions(owner(fake_runtime), job_id, 5, 0) == []
-    assert (await fake_runtime.services.jobs.get(owner(fake_runtime), job_id)).spec.description == ""
-    assert endpoint.calls == []
+    ids = [await register(runtime, name=f"r{n}", schedule="@yearly", endpoint=endpoint.url) for n in range(40)]
+    jobs = [await runtime.services.jobs.get(owner(runtime), job_id) for job_id in ids]
+    other = sqlite3.connect(runtime.db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the store is busy elsewhere: the records cannot commit yet
+    try:
+        started = asyncio.ensure_future(
+            runtime.executor.start_executions([(job, runtime.clock.now()) for job in jobs], manual=True)
+        )
+        await endpoint.wait_for_calls(40)  # every call went out without waiting for its record
+        assert not started.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    executions = await started
+    await runtime.executor.wait_idle()
+    for job_id, execution in zip(ids, executions, strict=True):
+        [run] = await runtime.services.jobs.executions(owner(runtime), job_id, 5, 0)
+        # The finish was written after the start, never lost to a row that did not exist yet.
+        assert (
+            run.id == execution.execution_id and run.status is ExecutionStatus.SUCCESS and run.finished_at is not None
+        )
 
 
 async def test_start_up_keeps_a_stored_plan_that_is_still_ahead(tmp_path: Path, endpoint: RecordingEndpoint) -> None:

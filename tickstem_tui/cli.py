@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(settings: Settings) -> int:
     """Run headless until SIGINT or SIGTERM, then stop cleanly."""
-    from tickstem_tui import logging_setup
+    from tickstem_tui import heap, logging_setup
     from tickstem_tui.runtime import Runtime
 
     log_file = logging_setup.configure(to_stderr=True)
@@ -157,6 +157,7 @@ async def serve(settings: Settings) -> int:
             if runtime.first_api_key:
                 print(f"  owner API key (shown once; stored hashed): {runtime.first_api_key}")
             print("Press Ctrl+C to stop.", flush=True)
+            heap.settle()
             await stop.wait()
             print("stopping…", flush=True)
     except OSError as exc:

@@ -36,6 +36,7 @@ from tests.bench._common import (
     raw_client_seconds,
     write_json,
 )
+from tickstem_tui import heap
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.events import CheckRecorded, Event
 from tickstem_tui.domain.ids import new_id
@@ -120,6 +121,7 @@ async def steady(db_path: Path, url: str, warmup: float, window: float) -> dict[
         runtime.bus.subscribe(checks)
         first = runtime.clock.now() + timedelta(seconds=1)
         await add_monitors(runtime, url, MONITORS, INTERVAL, first, INTERVAL)
+        heap.settle()  # what `tickstem-tui serve` does once started
         await runtime.poller.load()
         await asyncio.sleep(1 + warmup)
         mark = len(checks.events)
@@ -162,6 +164,7 @@ async def peak(db_path: Path, url: str, count: int) -> dict[str, Any]:
         checks.expect = count
         runtime.bus.subscribe(checks)
         await add_monitors(runtime, url, count, 3600, runtime.clock.now(), 0)
+        heap.settle()
         started = time.perf_counter()
         await runtime.poller.load()
         await asyncio.wait_for(checks.done.wait(), 600)

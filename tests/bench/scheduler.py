@@ -38,6 +38,7 @@ from tests.bench._common import (
     raw_client_seconds,
     write_json,
 )
+from tickstem_tui import heap
 from tickstem_tui.clock import SystemClock
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.events import Event, ExecutionFinished, ExecutionStarted
@@ -196,6 +197,7 @@ async def scenarios(
         watch = Watch()
         runtime.bus.subscribe(watch)
         await asyncio.sleep(1)  # let start-up settle
+        heap.settle()  # what `tickstem-tui serve` does once started
         instant, spread, raw = [], [], []
         for run in range(runs):
             raw.append(await raw_client_seconds(f"{target.url}/hit", JOBS, IN_FLIGHT, method="POST"))

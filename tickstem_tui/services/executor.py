@@ -6,9 +6,11 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import quote
 
 import aiohttp
@@ -17,17 +19,18 @@ from tickstem_tui import __version__
 from tickstem_tui.clock import Clock
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.events import ExecutionFinished, ExecutionStarted, Flipped
-from tickstem_tui.domain.ids import new_id
+from tickstem_tui.domain.ids import new_ids
 from tickstem_tui.domain.jobs import Execution, ExecutionStatus, Job, JobStatus, status_after_run
 from tickstem_tui.services.bus import EventBus
 from tickstem_tui.services.flips import record_flip_sync
 from tickstem_tui.store.database import Database
 from tickstem_tui.store.jobs import (
     finish_execution_sync,
-    insert_executions_sync,
+    insert_started_runs_sync,
     job_health_sync,
     set_job_health_sync,
     set_last_runs_sync,
+    started_run_row,
 )
 
 log = logging.getLogger(__name__)
@@ -37,11 +40,44 @@ BODY_EXCERPT_BYTES = 300
 MAX_BACKOFF_SECS = 30.0
 QUICK_RUNS = 8
 """Up to this many runs started together are recorded on the loop's thread (see Database.write_sync)."""
+SHUTDOWN_ERROR = "cancelled: server shutting down"
 
 
 def _header_value(text: str) -> str:
     # HTTP header values must be Latin-1; a Unicode job name travels percent-encoded.
     return text if text.isascii() else quote(text, safe=" -_.~")
+
+
+class StartedRun(NamedTuple):
+    """A run recorded as running whose call may still wait for a worker (a tuple: 10,000 are made at once)."""
+
+    job: Job
+    execution_id: str
+    scheduled_at: datetime
+    triggered_at: datetime
+    started_at: datetime
+    manual: bool
+
+    def row(self) -> tuple[object, ...]:
+        return started_run_row(
+            self.execution_id, self.job.id, self.scheduled_at, self.triggered_at, self.started_at, self.manual
+        )
+
+    def execution(self) -> Execution:
+        return Execution(
+            id=self.execution_id,
+            job_id=self.job.id,
+            status=ExecutionStatus.RUNNING,
+            status_code=None,
+            duration_ms=0,
+            error="",
+            scheduled_at=self.scheduled_at,
+            triggered_at=self.triggered_at,
+            started_at=self.started_at,
+            finished_at=None,
+            attempts=0,
+            manual=self.manual,
+        )
 
 
 class Executor:
@@ -60,80 +96,91 @@ class Executor:
         self._bus = bus
         self._clock = clock
         self._settings = settings
-        self._slots = asyncio.Semaphore(settings.max_concurrent_executions)
-        self._tasks: set[asyncio.Task[Execution]] = set()
+        self._max_workers = settings.max_concurrent_executions
+        self._waiting: deque[StartedRun] = deque()
+        """Recorded runs whose call waits for a worker."""
+        self._workers: set[asyncio.Task[None]] = set()
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return len(self._workers)
 
     async def start_execution(self, job: Job, scheduled_at: datetime, *, manual: bool) -> Execution:
         """Record the execution as running and launch its HTTP call in the background."""
-        return (await self.start_executions([(job, scheduled_at)], manual=manual))[0]
+        [started] = await self.start_executions([(job, scheduled_at)], manual=manual)
+        return started.execution()
 
-    async def start_executions(
-        self,
-        runs: Sequence[tuple[Job, datetime]],
-        *,
-        manual: bool,
-        also: Callable[[sqlite3.Connection], None] | None = None,
-    ) -> list[Execution]:
-        """Record many runs as running in one write (with `also`, e.g. the scheduler's plan), then launch them.
+    async def start_executions(self, runs: Sequence[tuple[Job, datetime]], *, manual: bool) -> list[StartedRun]:
+        """Record runs as running and launch their calls; returns once the records are committed.
 
-        One commit for a whole minute's worth of due jobs: recording 10,000 runs one write each took seconds.
+        The calls are queued for the workers at once and go out while the records commit: 10,000 runs due
+        at one instant commit in ~150 ms, and waiting for that before the first call made every run that
+        much late. The writer takes writes in order, so a run's finish is never written before its start.
+        A crash in between leaves a call without its record; the next start reports that run as missed.
+        Rows are built straight from the runs (no Execution objects: ~4 us each, for 10,000 at once).
         """
         now = self._clock.now()
-        executions = [
-            Execution(
-                id=new_id("exec"),
-                job_id=job.id,
-                status=ExecutionStatus.RUNNING,
-                status_code=None,
-                duration_ms=0,
-                error="",
-                scheduled_at=scheduled_at,
-                triggered_at=now if manual else scheduled_at,
-                started_at=now,
-                finished_at=None,
-                attempts=0,
-                manual=manual,
-            )
-            for job, scheduled_at in runs
+        started = [
+            StartedRun(job, execution_id, scheduled_at, now if manual else scheduled_at, now, manual)
+            for (job, scheduled_at), execution_id in zip(runs, new_ids("exec", len(runs)), strict=True)
         ]
 
         def record(conn: sqlite3.Connection) -> None:
-            if also is not None:
-                also(conn)
-            insert_executions_sync(conn, executions)
-            set_last_runs_sync(conn, (job.id for job, _ in runs), now)
+            insert_started_runs_sync(conn, [run.row() for run in started])
+            set_last_runs_sync(conn, (run.job.id for run in started), now)
 
-        await self._db.write_sync(record, quick=len(runs) <= QUICK_RUNS)
-        for (job, _), execution in zip(runs, executions, strict=True):
-            self._bus.publish(ExecutionStarted(job.account_id, job.id, execution.id))
-            task = asyncio.create_task(self._run(job, execution), name=f"execution:{execution.id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return executions
+        # Queued before any worker exists, so ahead of every finish write (the writer's queue is in order).
+        recorded = asyncio.ensure_future(self._db.write_sync(record, quick=len(runs) <= QUICK_RUNS))
+        publish = self._bus.publish
+        for run in started:
+            publish(ExecutionStarted(run.job.account_id, run.job.id, run.execution_id))
+        self._waiting.extend(started)
+        self._add_workers()
+        try:
+            await recorded
+        except Exception:
+            log.exception("%d run(s) were launched but could not be recorded", len(runs))
+            raise
+        return started
+
+    def _add_workers(self) -> None:
+        # At most max_concurrent_executions calls at once: one worker per call in flight, taking the
+        # waiting runs in order (a task per run cost ~13 us each before any call went out).
+        wanted = min(self._max_workers - len(self._workers), len(self._waiting))
+        for _ in range(wanted):
+            worker = asyncio.create_task(self._work(), name="execution-worker")
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    async def _work(self) -> None:
+        while self._waiting:
+            run = self._waiting.popleft()
+            await self._run(run.job, run.execution())
 
     async def wait_idle(self) -> None:
         """Wait until every execution started so far has been recorded (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+        while self._workers:
+            await asyncio.gather(*tuple(self._workers), return_exceptions=True)
 
     async def shutdown(self, grace_secs: float) -> None:
         """Let running executions finish for up to `grace_secs`, then cancel (recorded as failed)."""
-        if self._tasks:
-            await asyncio.wait(tuple(self._tasks), timeout=grace_secs)
-        for task in tuple(self._tasks):
-            task.cancel()
-        await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+        if self._workers:
+            await asyncio.wait(tuple(self._workers), timeout=grace_secs)
+        never_called = list(self._waiting)
+        self._waiting.clear()
+        for worker in tuple(self._workers):
+            worker.cancel()
+        await asyncio.gather(*tuple(self._workers), return_exceptions=True)
+        for run in never_called:
+            await self._record(
+                run.job, self._ended(run.execution(), ExecutionStatus.FAILED, None, 0, SHUTDOWN_ERROR, 0)
+            )
 
     async def _run(self, job: Job, execution: Execution) -> Execution:
         try:
-            async with self._slots:
-                finished = await self._call(job, execution)
+            finished = await self._call(job, execution)
         except asyncio.CancelledError:
-            finished = self._ended(execution, ExecutionStatus.FAILED, None, 0, "cancelled: server shutting down", 0)
+            finished = self._ended(execution, ExecutionStatus.FAILED, None, 0, SHUTDOWN_ERROR, 0)
             await asyncio.shield(self._record(job, finished))
             raise
         except Exception as exc:

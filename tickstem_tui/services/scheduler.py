@@ -168,10 +168,10 @@ class Scheduler:
             del self.lateness_ms[:50_000]
         self.lateness_ms.extend((now - due).total_seconds() * 1000 for _, due in fired)
         try:
-            # Every fired run's execution row in one commit, whatever the count; launched right after.
+            # Every fired run's execution row in one commit, whatever the count; their calls go out meanwhile.
             await self._executor.start_executions(fired, manual=False)
         except Exception:
-            log.exception("could not record %d due run(s); they are skipped", len(fired))
+            log.exception("could not record %d due run(s)", len(fired))
         await self._plan_next(fired, versions, now)
 
     async def _plan_next(self, fired: list[tuple[Job, datetime]], versions: list[int], now: datetime) -> None:

@@ -143,8 +143,28 @@ async def insert_execution(conn: aiosqlite.Connection, execution: Execution) -> 
 
 
 # -- writes as plain functions for `Database.write_sync` (the writer's thread, one round trip per batch) ----------
-def insert_executions_sync(conn: sqlite3.Connection, executions: Iterable[Execution]) -> None:
-    conn.executemany(_INSERT_EXECUTION, [_execution_params(execution) for execution in executions])
+def started_run_row(
+    execution_id: str, job_id: str, scheduled_at: datetime, triggered_at: datetime, started_at: datetime, manual: bool
+) -> tuple[object, ...]:
+    """The row of an execution just started (status running), for insert_started_runs_sync()."""
+    return (
+        execution_id,
+        job_id,
+        ExecutionStatus.RUNNING.value,
+        None,
+        0,
+        "",
+        to_ms(scheduled_at),
+        to_ms(triggered_at),
+        to_ms(started_at),
+        None,
+        0,
+        int(manual),
+    )
+
+
+def insert_started_runs_sync(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    conn.executemany(_INSERT_EXECUTION, rows)
 
 
 def set_last_runs_sync(conn: sqlite3.Connection, job_ids: Iterable[str], when: datetime) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path, PurePath
@@ -13,6 +12,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from tickstem_tui import heap
 from tickstem_tui.domain.errors import DomainError
 from tickstem_tui.facade import Services
 from tickstem_tui.services.accounts import AccountService
@@ -38,17 +38,6 @@ SCREEN_CLASSES: dict[str, type[ConsoleScreen]] = {
     "heartbeats": HeartbeatsScreen,
     "verify": VerifyScreen,
 }
-
-
-def freeze_heap() -> None:
-    """Move everything alive now (widgets, the loaded model, the services) out of the collector's sight.
-
-    With a large account the heap holds a few hundred thousand long-lived objects; each full (generation 2)
-    collection walked them all and stalled the loop for ~90 ms, which showed as the slowest key presses.
-    Frozen objects are still freed by reference counting; only cycles among them would outlive their use.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 class TickstemApp(App[None]):
@@ -122,7 +111,9 @@ class TickstemApp(App[None]):
             log.exception("loading the console's data failed")
             self.notify("Could not load the data; details are in the log file.", severity="error")
         self.push_to_screens(None)
-        self.call_after_refresh(freeze_heap)
+        # With a large account the heap holds a few hundred thousand long-lived objects; each full
+        # collection walked them all and stalled the loop for ~90 ms (the slowest key presses).
+        self.call_after_refresh(heap.settle)
 
     def _refresh_uptime(self) -> None:
         self.run_worker(self._uptime(), group="model", exit_on_error=False)
