@@ -142,6 +142,7 @@ async def serve(settings: Settings) -> int:
     from tickstem_tui.runtime import Runtime
 
     log_file = logging_setup.configure(to_stderr=True)
+    heap.configure()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -171,11 +172,12 @@ async def serve(settings: Settings) -> int:
 
 async def console(settings: Settings) -> int:
     """The console: runtime, HTTP server and Textual app in one loop; quitting (or SIGTERM) stops them all."""
-    from tickstem_tui import logging_setup
+    from tickstem_tui import heap, logging_setup
     from tickstem_tui.runtime import Runtime
     from tickstem_tui.tui.app import TickstemApp
 
     log_file = logging_setup.configure(to_stderr=False)
+    heap.configure()
     loop = asyncio.get_running_loop()
     try:
         async with Runtime(settings) as runtime:

@@ -14,6 +14,11 @@ Reference counting still frees almost everything at once; only cycles wait for a
 """
 
 
+def configure() -> None:
+    """Before start-up: loading 10,000 jobs no longer triggers a dozen full collections on the way."""
+    gc.set_threshold(*LONG_RUN_THRESHOLDS)
+
+
 def settle() -> None:
     """Move everything alive now (the loaded jobs, plans, services) out of the collector's sight.
 
@@ -22,4 +27,4 @@ def settle() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*LONG_RUN_THRESHOLDS)
+    configure()
