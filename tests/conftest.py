@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
 
 from tests.dns_server import LoopbackDNS
 from tickstem_tui.clock import FakeClock, SystemClock, utc
@@ -137,3 +140,21 @@ def dns_server() -> Iterator[LoopbackDNS]:
     """A real DNS server on 127.0.0.1 (UDP and TCP, a free port) serving tests/dns_server.py's zones."""
     with LoopbackDNS() as server:
         yield server
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Controller, list[Any]]]:
+    """A real SMTP server on loopback (aiosmtpd) keeping every message it receives."""
+    received: list[Any] = []
+
+    class Recorder(Message):
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Recorder(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield controller, received
+    controller.stop()

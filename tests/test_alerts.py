@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 
 from tests.conftest import RecordingEndpoint, make_settings
 from tests.dbus_notifications import NotificationServer, SessionBus, serve_notifications
@@ -87,23 +85,6 @@ async def test_without_a_desktop_session_it_says_so_once_and_carries_on(
         rows = await rt.db.fetch_all("SELECT channel, ok FROM notifications ORDER BY id")
         assert [tuple(r) for r in rows] == [("desktop", 0)]  # tried once, then left alone
         assert (await rt.services.jobs.list_jobs(rt.services.accounts.owner_id))[0].status.value == "active"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Controller, list[Any]]]:
-    received: list[Any] = []
-
-    class Recorder(Message):
-        def handle_message(self, message: Any) -> None:
-            received.append(message)
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Recorder(), hostname="127.0.0.1", port=port)
-    controller.start()
-    yield controller, received
-    controller.stop()
 
 
 async def test_owner_alerts_are_emailed_through_smtp(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tickstem_tui.clock import utc
+from tickstem_tui.domain.alerts import Direction, alert_for
 from tickstem_tui.domain.errors import QuotaExceeded, ValidationError
 from tickstem_tui.domain.monitors import (
+    CERTIFICATE_EXPIRING,
+    CERTIFICATE_OK,
     Assertion,
     CheckStatus,
     Comparison,
@@ -18,6 +22,7 @@ from tickstem_tui.domain.monitors import (
     MonitorStatus,
     Response,
     Source,
+    certificate_flip,
     classify,
     evaluate_assertions,
     parse_spec,
@@ -249,3 +254,42 @@ def test_uptime_arithmetic() -> None:
     assert percent(999_999, 1_000_000) == 99.999  # floored: never rounds up to 100 while a check failed
     assert percent(5, 5) == 100.0
     assert window_start(NOW, timedelta(hours=24)) == utc(2026, 4, 30, 13)
+
+
+def _checked(expires: datetime | None, at: datetime | None) -> Monitor:
+    return replace(_monitor(), ssl_expires_at=expires, last_checked_at=at)
+
+
+def test_a_certificate_warns_once_as_it_nears_expiry_and_notes_its_renewal() -> None:
+    expiry = NOW + timedelta(days=40)
+    day = timedelta(days=1)
+    # 40 and 31 days out: fine; the first check at 30 days or less warns; later checks do not repeat it.
+    assert certificate_flip(_checked(None, None), _checked(expiry, NOW), 30) is None
+    assert certificate_flip(_checked(expiry, NOW), _checked(expiry, NOW + 9 * day), 30) is None
+    warned = certificate_flip(_checked(expiry, NOW + 9 * day), _checked(expiry, NOW + 10 * day), 30)
+    assert warned is not None
+    assert (warned.old_status, warned.new_status) == (CERTIFICATE_OK, CERTIFICATE_EXPIRING)
+    assert warned.reason == "TLS certificate expires in 30 days (2026-06-10 12:30 UTC)"
+    assert warned.at == NOW + 10 * day and warned.subject_kind == "monitor"
+    assert certificate_flip(_checked(expiry, NOW + 10 * day), _checked(expiry, NOW + 39 * day), 30) is None
+    # A first check that already finds it close warns at once; one that finds it expired says so.
+    first = certificate_flip(_checked(None, None), _checked(NOW + day, NOW), 30)
+    assert first is not None and first.reason.startswith("TLS certificate expires in 1 day ")
+    gone = certificate_flip(_checked(None, None), _checked(NOW - day, NOW), 30)
+    assert gone is not None and gone.reason.startswith("TLS certificate has expired ")
+    # Renewed: noted, and a later approach to the new expiry warns again.
+    renewed = certificate_flip(_checked(expiry, NOW + 20 * day), _checked(NOW + 400 * day, NOW + 21 * day), 30)
+    assert renewed is not None and (renewed.old_status, renewed.new_status) == (CERTIFICATE_EXPIRING, CERTIFICATE_OK)
+    assert alert_for(1, renewed) is None  # quiet: nothing needs doing
+    # A failed check keeps the last known expiry; turned off with 0 days.
+    assert certificate_flip(_checked(expiry, NOW + 10 * day), _checked(expiry, NOW + 11 * day), 30) is None
+    assert certificate_flip(_checked(None, None), _checked(NOW + day, NOW), 0) is None
+
+
+def test_a_certificate_warning_is_an_alert_of_its_own() -> None:
+    flip = certificate_flip(_checked(None, None), _checked(NOW + timedelta(days=12), NOW), 30)
+    assert flip is not None
+    alert = alert_for(7, flip)
+    assert alert is not None and alert.direction is Direction.WARNING
+    assert alert.title == "Monitor “m”: TLS certificate expires in 12 days (2026-05-13 12:30 UTC)"
+    assert alert.text == alert.title

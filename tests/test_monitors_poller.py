@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
+from aiosmtpd.controller import Controller
 
 from tests.conftest import eventually, make_settings
 from tests.monitors_support import Collector, Target, serve_target
@@ -344,3 +346,48 @@ async def test_https_records_the_certificate_expiry(tmp_path: Path, fake_clock: 
             assert check.status is CheckStatus.DOWN and check.status_code is None
             assert check.error.startswith("TLS certificate rejected"), check.error
             assert "certificate verify failed" in check.error
+
+
+async def test_a_certificate_close_to_expiry_is_emailed_once(
+    tmp_path: Path, ca: trustme.CA, smtp_server: tuple[Controller, list[Any]]
+) -> None:
+    controller, received = smtp_server
+    now = datetime.now(UTC).replace(microsecond=0)
+    not_after = now + timedelta(days=10, hours=1)  # real time: the TLS handshake checks it against the real clock
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost", not_after=not_after).configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    settings = make_settings(
+        tmp_path,
+        monitor_ca_file=ca_file,
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_from="tickstem@localhost",
+        alert_email="ops@example.test",
+    )
+    clock = FakeClock(now)
+
+    async def one_email() -> bool:
+        return len(received) == 1
+
+    async with serve_target(server_context) as tls:
+        async with Runtime(settings, clock=clock) as runtime:
+            collector = Collector(runtime)
+            monitor = await create(runtime, tls.url("/health"), name="shop")
+            for count in (1, 2, 3):  # every check finds the same certificate
+                await collector.wait_checks(count)
+                await clock.advance(60)
+            await eventually(one_email)
+        async with Runtime(settings, clock=clock) as runtime:  # a restart does not warn again
+            collector = Collector(runtime)
+            await clock.advance(60)
+            await collector.wait_checks(1)
+            await runtime.alerts.drain()
+            assert [flip[:2] for flip in await flips(runtime, monitor.id)] == [
+                ("certificate ok", "certificate expiring")
+            ]
+    [message] = received
+    subject = str(make_header(decode_header(message["Subject"])))
+    assert subject.startswith("[tickstem-tui] Monitor “shop”: TLS certificate expires in 10 days ("), subject
+    assert message["To"] == "ops@example.test"

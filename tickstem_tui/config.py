@@ -51,6 +51,8 @@ class Settings:
     (about 18 ms at 20, 87 ms at 100, 510 ms at 500), so a small bound keeps response times honest."""
     monitor_ca_file: Path | None = None
     """Extra CA certificates (PEM) trusted by uptime checks, e.g. a private or test CA."""
+    certificate_warning_days: int = 30
+    """An https monitor whose certificate expires within this many days alerts once (0: never)."""
     max_request_bytes: int = 256 * 1024
     dns_server: str | None = None
     """Resolver for email MX lookups as HOST:PORT (an IP; comma-separate several); unset: the system's resolvers."""
@@ -194,6 +196,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("min_monitor_interval_secs must be 1-86400")
     if settings.check_retention_days < 1:
         raise ConfigError("check_retention_days must be at least 1")
+    if not 0 <= settings.certificate_warning_days <= 365:
+        raise ConfigError("certificate_warning_days must be 0-365")
     if settings.poller_concurrency < 1:
         raise ConfigError("poller_concurrency must be at least 1")
     if settings.monitor_ca_file is not None and not settings.monitor_ca_file.is_file():

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from tickstem_tui.domain.errors import QuotaExceeded, ValidationError
+from tickstem_tui.domain.events import Flipped
 from tickstem_tui.domain.validation import check_http_url, check_int, check_str
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -411,3 +412,41 @@ def percent(up: int, total: int) -> float | None:
         return None
     # Floor to 3 decimals: 99.9996% must not read as 100% while a check failed.
     return int(up * 100_000 / total) / 1000
+
+
+CERTIFICATE_OK = "certificate ok"
+CERTIFICATE_EXPIRING = "certificate expiring"
+
+
+def certificate_flip(before: Monitor, after: Monitor, warn_days: int) -> Flipped | None:
+    """A flip when a check finds the TLS certificate within `warn_days` of expiry, and when it is renewed.
+
+    Each side is judged at its own check time, so a certificate that simply gets older crosses into the
+    window once (one warning), a restart warns no one again, and a renewed certificate is noted (quietly).
+    """
+    if warn_days <= 0 or after.last_checked_at is None:
+        return None
+    window = timedelta(days=warn_days)
+    was = _expiring(before.ssl_expires_at, before.last_checked_at, window)
+    now_expiring = _expiring(after.ssl_expires_at, after.last_checked_at, window)
+    if now_expiring == was or after.ssl_expires_at is None:
+        return None
+    expires = after.ssl_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if now_expiring:
+        left = after.ssl_expires_at - after.last_checked_at
+        when = "has expired" if left <= timedelta(0) else f"expires in {_days(left)}"
+        reason, old, new = f"TLS certificate {when} ({expires})", CERTIFICATE_OK, CERTIFICATE_EXPIRING
+    else:
+        reason, old, new = f"TLS certificate renewed; it now expires {expires}", CERTIFICATE_EXPIRING, CERTIFICATE_OK
+    return Flipped(after.account_id, "monitor", after.id, after.name, old, new, reason, after.last_checked_at)
+
+
+def _expiring(expires_at: datetime | None, checked_at: datetime | None, window: timedelta) -> bool:
+    return expires_at is not None and checked_at is not None and expires_at - checked_at <= window
+
+
+def _days(left: timedelta) -> str:
+    days = left.days
+    if days == 0:
+        return "less than a day"
+    return f"{days} day{'s' if days != 1 else ''}"

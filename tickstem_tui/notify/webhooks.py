@@ -12,7 +12,7 @@ from tickstem_tui.domain.times import rfc3339
 from tickstem_tui.notify.base import DeliveryError
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
-RED, GREEN = 0xEF4444, 0x22C55E
+RED, GREEN, AMBER = 0xEF4444, 0x22C55E, 0xF59E0B
 
 
 async def _post(session: aiohttp.ClientSession, url: str, payload: dict[str, Any], what: str) -> None:
@@ -38,12 +38,12 @@ class WebhookChannel:
         self._session, self._url, self.target = session, url, _host(url)
 
     async def send(self, alert: Alert) -> None:
-        state = "DOWN" if alert.direction is Direction.DOWN else "UP"
+        state = {Direction.DOWN: "is DOWN", Direction.UP: "is UP"}.get(alert.direction, "needs attention")
         payload = {
             "monitor_id": alert.subject_id,
             "monitor_name": alert.subject_name,
             "status": alert.direction.value,
-            "message": f'[CronSafe] Monitor "{alert.subject_name}" is {state}. {alert.reason}'.strip(),
+            "message": f'[CronSafe] Monitor "{alert.subject_name}" {state}. {alert.reason}'.strip(),
             "timestamp": rfc3339(alert.at),
         }
         await _post(self._session, self._url, payload, "webhook")
@@ -69,7 +69,7 @@ class DiscordChannel:
         embed = {
             "title": alert.title,
             "description": alert.reason,
-            "color": RED if alert.direction is Direction.DOWN else GREEN,
+            "color": {Direction.DOWN: RED, Direction.WARNING: AMBER}.get(alert.direction, GREEN),
             "timestamp": rfc3339(alert.at),
             "footer": {"text": "tickstem-tui"},
         }

@@ -27,6 +27,7 @@ from tickstem_tui.domain.monitors import (
     MonitorSpec,
     MonitorStatus,
     Response,
+    certificate_flip,
     classify,
     status_after_check,
 )
@@ -277,9 +278,10 @@ class Poller:
 
     async def _record(self, monitor: Monitor, check: MonitorCheck) -> MonitorCheck | None:
         failing_after = self._settings.failing_after
+        warn_days = self._settings.certificate_warning_days
         planned = self.next_check(monitor.id)  # read here: the function below runs on the writer's thread
 
-        def write(conn: sqlite3.Connection) -> tuple[Monitor, Flipped | None] | None:
+        def write(conn: sqlite3.Connection) -> tuple[Monitor, list[Flipped]] | None:
             current = load_monitor_sync(conn, monitor.id)
             if current is None:
                 return None  # deleted while the check ran; its history went with it
@@ -300,25 +302,22 @@ class Poller:
                 updated_at=now if status is not current.status else current.updated_at,
             )
             save_monitor_sync(conn, updated)
-            if status is current.status:
-                return updated, None
-            flip = Flipped(
-                current.account_id,
-                "monitor",
-                current.id,
-                current.name,
-                current.status.value,
-                status.value,
-                _flip_reason(status, streak, check),
-                now,
-            )
-            record_flip_sync(conn, flip)
-            return updated, flip
+            flips = [
+                flip
+                for flip in (
+                    certificate_flip(current, updated, warn_days),
+                    None if status is current.status else _status_flip(current, status, streak, check, now),
+                )
+                if flip is not None
+            ]
+            for flip in flips:
+                record_flip_sync(conn, flip)
+            return updated, flips
 
         outcome = await self._db.write_sync(write, quick=True)
         if outcome is None:
             return None
-        updated, flip = outcome
+        updated, flips = outcome
         self._bus.publish(
             CheckRecorded(
                 updated.account_id,
@@ -331,9 +330,16 @@ class Poller:
                 check.checked_at,
             )
         )
-        if flip is not None:
+        for flip in flips:
             self._bus.publish(flip)
         return check
+
+
+def _status_flip(current: Monitor, status: MonitorStatus, streak: int, check: MonitorCheck, now: datetime) -> Flipped:
+    reason = _flip_reason(status, streak, check)
+    return Flipped(
+        current.account_id, "monitor", current.id, current.name, current.status.value, status.value, reason, now
+    )
 
 
 def _flip_reason(status: MonitorStatus, streak: int, check: MonitorCheck) -> str:

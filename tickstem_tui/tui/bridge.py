@@ -34,6 +34,7 @@ from tickstem_tui.domain.events import (
     PingReceived,
     WatchdogGap,
 )
+from tickstem_tui.domain.monitors import CERTIFICATE_EXPIRING
 from tickstem_tui.services.bus import EventBus
 from tickstem_tui.tui import format as fmt
 
@@ -262,12 +263,15 @@ class Bridge:
         kind = flip.subject_kind
         self._mark_subject(kind, flip.subject_id)
         alert = alert_for(0, flip)
-        tone = "bad" if flip.new_status in ("failing", "down") else "ok"
+        tone = "bad" if flip.new_status in ("failing", "down", CERTIFICATE_EXPIRING) else "ok"
         text = f"{kind} “{flip.subject_name}” {flip.old_status} → {flip.new_status}"
         if flip.reason:
             text += f": {fmt.one_line(flip.reason, 120)}"
         self._add_feed(FeedItem(flip.at, text, tone))
         if alert is None:
+            return
+        if alert.direction is Direction.WARNING:  # once per certificate already; says nothing of up or down
+            self._toast(Toast(fmt.one_line(alert.reason, 200), "warning", alert.title))
             return
         if self._alerted.get(flip.subject_id) is alert.direction:
             return
