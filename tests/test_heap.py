@@ -34,3 +34,20 @@ def test_settle_freezes_what_is_loaded_and_keeps_collecting_cycles(restore_colle
     a.other, b.other = b, a
     del a, b
     assert gc.collect() >= 2
+
+
+def test_collection_paused_for_a_burst_and_restored_even_on_error() -> None:
+    assert gc.isenabled()
+    with heap.collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), heap.collection_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()  # someone else turned it off: left as it was
+    try:
+        with heap.collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

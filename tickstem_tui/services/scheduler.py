@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import aiosqlite
 
+from tickstem_tui import heap
 from tickstem_tui.clock import Clock, sleep_until_or
 from tickstem_tui.domain.ids import new_id
 from tickstem_tui.domain.jobs import Execution, ExecutionStatus, Job, JobStatus
@@ -161,9 +162,10 @@ class Scheduler:
 
     async def _fire_due(self) -> None:
         now = self._clock.now()
-        taken = self._plan.pop_due(now)
-        fired = [(job, due) for _, due, job, _ in taken]
-        versions = [token for _, _, _, token in taken]
+        with heap.collection_paused():
+            taken = self._plan.pop_due(now)
+            fired = [(job, due) for _, due, job, _ in taken]
+            versions = [token for _, _, _, token in taken]
         if len(self.lateness_ms) > 100_000:
             del self.lateness_ms[:50_000]
         self.lateness_ms.extend((now - due).total_seconds() * 1000 for _, due in fired)
