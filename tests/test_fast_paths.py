@@ -65,6 +65,7 @@ async def test_a_burst_of_due_jobs_fires_once_each_and_is_replanned(
         await fake_clock.set(utc(2026, 5, 1, 12))
         await endpoint.wait_for_calls(len(ids), timeout=30)
         await rt.executor.wait_idle()
+        await rt.scheduler.wait_idle()
         assert len(rt.scheduler.lateness_ms) == len(ids)
         for job_id in (ids[0], ids[3], ids[-1]):
             job = await rt.services.jobs.get(owner(rt), job_id)

@@ -33,6 +33,7 @@ async def test_it_fires_a_due_job_at_its_time(
     await fake_clock.advance(1)
     await endpoint.wait_for_calls(1)
     await fake_runtime.executor.wait_idle()
+    await fake_runtime.scheduler.wait_idle()
 
     [run] = await fake_runtime.services.jobs.executions(owner(fake_runtime), job_id, 10, 0)
     assert run.status is ExecutionStatus.SUCCESS and run.status_code == 200
@@ -159,6 +160,7 @@ async def test_restart_keeps_jobs_and_history_and_does_not_replay_missed_runs(
         await clock.set(utc(2026, 5, 1, 12))
         await endpoint.wait_for_calls(1)
         await rt.executor.wait_idle()
+        await rt.scheduler.wait_idle()
 
     later = FakeClock(utc(2026, 5, 1, 13, 10))
     async with Runtime(settings, clock=later) as rt:
