@@ -377,13 +377,24 @@ async def write_screenshots(out: Path, size: tuple[int, int] = SCREEN_SIZE) -> l
 
 
 async def settle_app(pilot: object) -> None:
-    """Let workers (model load, history pages) finish and the screen repaint."""
+    """Let workers (model load, history pages) finish and the screen repaint, until it stops changing.
+
+    On a loaded machine a bridge flush or a history page can land a turn later than usual.
+    """
     from textual.pilot import Pilot
 
     assert isinstance(pilot, Pilot)
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+    shown = pilot.app.export_screenshot()
+    for _ in range(20):
+        await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
+        now_shown = pilot.app.export_screenshot()
+        if now_shown == shown:
+            return
+        shown = now_shown
 
 
 async def seed_bulk(
