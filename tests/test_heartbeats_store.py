@@ -112,20 +112,21 @@ async def test_retention_prunes_by_age_and_caps_per_heartbeat(rt: Runtime, fake_
     assert pruned["heartbeat_pings"] == 0 and pruned["heartbeat_ping_cap"] == 0
 
 
+def _insert(n: int) -> Callable[[sqlite3.Connection], int]:
+    def run(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+        if n % 10 == 3:
+            raise NotFound(f"no {n}")
+        return n
+
+    return run
+
+
 async def test_write_sync_batches_share_one_commit_and_fail_alone(tmp_path: Path) -> None:
     """The ping path's Database.write_sync: queued plain functions commit together, one failure undoes only itself."""
     db = await Database.open(tmp_path / "batch.sqlite3")
     try:
         await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
-
-        def insert(n: int) -> Callable[[sqlite3.Connection], int]:
-            def run(conn: sqlite3.Connection) -> int:
-                conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
-                if n % 10 == 3:
-                    raise NotFound(f"no {n}")
-                return n
-
-            return run
 
         async def insert_async(conn: aiosqlite.Connection) -> str:
             await conn.execute("INSERT INTO t (n) VALUES (1000)")
@@ -133,9 +134,9 @@ async def test_write_sync_batches_share_one_commit_and_fail_alone(tmp_path: Path
 
         batches = db.batches
         results = await asyncio.gather(
-            *(db.write_sync(insert(n)) for n in range(30)),
+            *(db.write_sync(_insert(n)) for n in range(30)),
             db.write(insert_async),
-            db.write_sync(insert(40)),
+            db.write_sync(_insert(40)),
             return_exceptions=True,
         )
         assert [r for r in results if isinstance(r, NotFound)] == [results[3], results[13], results[23]]
@@ -145,16 +146,6 @@ async def test_write_sync_batches_share_one_commit_and_fail_alone(tmp_path: Path
         assert stored == [n for n in range(30) if n % 10 != 3] + [40, 1000]
     finally:
         await db.close()
-
-
-def _insert(n: int) -> Callable[[sqlite3.Connection], int]:
-    def run(conn: sqlite3.Connection) -> int:
-        conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
-        if n % 10 == 3:
-            raise NotFound(f"no {n}")
-        return n
-
-    return run
 
 
 async def test_quick_writes_commit_on_the_loop_thread_and_still_fail_alone(tmp_path: Path) -> None:

@@ -146,7 +146,7 @@ class Executor:
 
     def _add_workers(self) -> None:
         # At most max_concurrent_executions calls at once: one worker per call in flight, taking the
-        # waiting runs in order (a task per run cost ~13 us each before any call went out).
+        # waiting runs in order (a task per run would cost ~13 us each before any call goes out).
         wanted = min(self._max_workers - len(self._workers), len(self._waiting))
         for _ in range(wanted):
             worker = asyncio.create_task(self._work(), name="execution-worker")

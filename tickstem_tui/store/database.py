@@ -1,4 +1,4 @@
-"""The SQLite connection pair: every mutation through one queued writer, reads on their own connection."""
+"""The SQLite connections: every mutation through one queued writer, reads and checkpoints on their own."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -91,16 +91,23 @@ def _begin_waiting(conn: sqlite3.Connection) -> None:
         pause = min(pause * 2, 0.05)
 
 
-def _transaction_on_thread(conn: sqlite3.Connection, fns: list[SyncWriteFn[Any]]) -> list[tuple[bool, Any]]:
-    """A whole batch of plain functions, BEGIN to COMMIT, in one thread hop."""
-    _begin_waiting(conn)
+@contextlib.contextmanager
+def _rolled_back_on_error(conn: sqlite3.Connection) -> Iterator[None]:
+    """Around a transaction already begun: anything raised undoes it all."""
     try:
-        outcomes = _each_in_savepoint(conn, fns)
-        conn.execute("COMMIT")
+        yield
     except BaseException:
         with contextlib.suppress(Exception):
             conn.execute("ROLLBACK")
         raise
+
+
+def _transaction_on_thread(conn: sqlite3.Connection, fns: list[SyncWriteFn[Any]]) -> list[tuple[bool, Any]]:
+    """A whole batch of plain functions, BEGIN to COMMIT, in one thread hop."""
+    _begin_waiting(conn)
+    with _rolled_back_on_error(conn):
+        outcomes = _each_in_savepoint(conn, fns)
+        conn.execute("COMMIT")
     return outcomes
 
 
@@ -114,8 +121,8 @@ async def _configure(conn: aiosqlite.Connection, *, writer: bool = False) -> Non
     await conn.execute("PRAGMA foreign_keys=ON")
     if writer:
         # The writer may commit on the loop's thread (quick batches), so it must never wait there: no busy
-        # timeout (the thread path waits in _begin_waiting) and no automatic checkpoint (it fsyncs; the
-        # write loop runs checkpoints on the writer's thread).
+        # timeout (the thread path waits in _begin_waiting) and no automatic checkpoint (it fsyncs; see
+        # _checkpoint_in_two_steps).
         await conn.execute("PRAGMA busy_timeout=0")
         await conn.execute("PRAGMA wal_autocheckpoint=0")
     else:
@@ -123,7 +130,12 @@ async def _configure(conn: aiosqlite.Connection, *, writer: bool = False) -> Non
 
 
 class Database:
-    """Owns the connections. `write()` returns only after the change is committed (durable in WAL)."""
+    """Owns the connections. `write()` returns only after the change is committed (durable in WAL).
+
+    writer: every mutation, in order (aiosqlite's thread, or the loop's for quick batches);
+    reader: reads on aiosqlite's thread; quick reader: indexed reads on the loop's thread, never waiting;
+    checkpointer: copies the WAL into the database file on its own thread.
+    """
 
     def __init__(
         self,
@@ -379,7 +391,7 @@ class Database:
         conn = self._writer_connection
         if not _begin_now(conn):
             return None
-        try:
+        with _rolled_back_on_error(conn):
             try:
                 # Optimistic: no savepoint per write (two statements each, as many as a ping's own).
                 outcomes: list[tuple[bool, Any]] = [(True, fn(conn)) for fn in fns]
@@ -390,10 +402,6 @@ class Database:
                     return None
                 outcomes = _each_in_savepoint(conn, fns)
             conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                conn.execute("ROLLBACK")
-            raise
         self.quick_batches += 1
         return outcomes
 
