@@ -6,7 +6,9 @@ Measured on one server, in one run, interleaved so drift hits every figure alike
   rotating over 100 heartbeats; every ping answer is sent only after the ping row and the heartbeat's new
   state are committed;
 - paced open loop (~950 req/s from a separate Python process, latency from the planned send time);
-- crash: SIGKILL under load from 64 connections, restart, count acknowledged pings missing from the store.
+- crash: SIGKILL under load from 64 connections, restart, count acknowledged pings missing from the store;
+- responsiveness: the no-op probed at 100 req/s while wrk drives the no-op, then pings, at 8 connections:
+  what the loop's own commits (quick writes run on the loop's thread) cost everything else it serves.
 
 CronSafe's per-IP ping limit (1,000/min) is turned off for the run (TICKSTEM_TUI_RATE_LIMIT_PING=0), as is the
 API limit used to create the monitors.
@@ -88,6 +90,18 @@ def _paced(base: str, method: str, paths: list[str], rate: float, seconds: float
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
+def _responsiveness(base: str, script: str, seconds: float, folder: Path) -> dict[str, Any]:
+    """The no-op's latency, paced at 100 req/s from another process, while wrk loads the server with `script`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        load = pool.submit(wrk, base, script, connections=8, seconds=seconds + 2)
+        time.sleep(1)  # the load is running before the probe starts, and outlasts it
+        probe = _paced(base, "GET", ["/healthz"], 100.0, seconds, folder)
+        load.result()
+    return probe
+
+
 def _crash(server: Serve, tokens: list[str], slugs: list[str], load_secs: float, folder: Path) -> dict[str, Any]:
     """SIGKILL the server while 64 connections ping it; restart; every acknowledged ping must be stored."""
     targets = [["POST", f"/v1/heartbeats/{t}/ping"] for t in tokens] + [["GET", f"/ping/{s}"] for s in slugs]
@@ -162,6 +176,10 @@ def main() -> None:
                 for name, (method, paths) in paced_paths.items():
                     paced.setdefault(name, []).append(_paced(server.url, method, paths, args.rate, paced_secs, folder))
                 print(f"  run {run + 1}/{runs} done", file=sys.stderr, flush=True)
+            responsive = {
+                name: [_responsiveness(server.url, scripts[name], paced_secs, folder) for _ in range(runs)]
+                for name in ENDPOINTS[:2]
+            }
             crash = _crash(server, tokens, slugs, 2.0 if args.quick else 4.0, folder)
         finally:
             server.close()
@@ -210,6 +228,15 @@ def main() -> None:
         paced_rows,
     )
     print_table(
+        "Responsiveness: the no-op paced at 100 req/s while wrk loads the server (8 connections), median of "
+        f"{runs} runs",
+        ["load", "no-op p50 ms", "no-op p99 ms", "no-op max ms"],
+        [
+            [name, median_of(results, "p50_ms"), median_of(results, "p99_ms"), median_of(results, "max_ms")]
+            for name, results in responsive.items()
+        ],
+    )
+    print_table(
         "SIGKILL under load (64 connections), then restart",
         ["pings sent", "acknowledged", "unanswered at kill", "stored after restart", "acknowledged but lost"],
         [[crash["sent"], crash["acked"], crash["in_flight_at_kill"], crash["stored"], crash["lost"]]],
@@ -237,6 +264,7 @@ def main() -> None:
                 for (name, conns), results in closed.items()
             ],
             "paced": [{"endpoint": name, "runs": results} for name, results in paced.items()],
+            "responsiveness": [{"load": name, "runs": results} for name, results in responsive.items()],
             "crash": crash,
             "targets": targets.rows,
         },
