@@ -339,7 +339,7 @@ class Database:
             self._side_checkpoint = None
             try:
                 side.result()
-                await self._on_thread(_checkpoint, [])
+                await self._on_thread(_checkpoint)
                 self.checkpoints += 1
             except sqlite3.Error:
                 log.exception("WAL checkpoint failed; the next one retries")
@@ -360,12 +360,12 @@ class Database:
                 # Only plain functions queued (the ping path): BEGIN to COMMIT on the loop's thread when
                 # all are quick and the lock is free, else in a single hop to the writer's thread.
                 fns = _sync_fns(batch)
-                quick = len(batch) <= MAX_QUICK_BATCH and all(request.quick for request in batch)
+                quick = all(request.quick for request in batch)  # the write loop slices these to MAX_QUICK_BATCH
                 outcomes = self._commit_here(fns) if quick else None
                 if outcomes is None:
                     outcomes = await self._on_thread(_transaction_on_thread, fns)
             else:
-                await self._on_thread(_begin_only, [])
+                await self._on_thread(_begin_waiting)
                 outcomes = await self._run_mixed(batch)
                 await conn.execute("COMMIT")
         except Exception as exc:
@@ -434,7 +434,7 @@ class Database:
                 except Exception as exc:
                     outcomes.append((False, exc))
                     await conn.execute("ROLLBACK")
-                    await self._on_thread(_begin_only, [])
+                    await self._on_thread(_begin_waiting)
                 continue
             # Each write in a shared batch gets a savepoint, so one failure cannot undo the others.
             await conn.execute("SAVEPOINT w")
@@ -451,15 +451,12 @@ class Database:
         result: T = await reader._execute(fn, reader._conn, sql, params)  # type: ignore[no-untyped-call]
         return result
 
-    async def _on_thread(
-        self,
-        runner: Callable[[sqlite3.Connection, list[SyncWriteFn[Any]]], list[tuple[bool, Any]]],
-        fns: list[SyncWriteFn[Any]],
-    ) -> list[tuple[bool, Any]]:
+    async def _on_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(writer connection, *args)` on the writer's own thread."""
         # aiosqlite has no public "run this on the connection's thread"; _execute is how it runs its own calls.
         writer = self._writer
-        outcomes: list[tuple[bool, Any]] = await writer._execute(runner, writer._conn, fns)  # type: ignore[no-untyped-call]
-        return outcomes
+        result: T = await writer._execute(fn, writer._conn, *args)  # type: ignore[no-untyped-call]
+        return result
 
 
 def _open_quick_reader(path: Path) -> sqlite3.Connection:
@@ -489,14 +486,8 @@ def _fetch_one(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Ro
         cursor.close()  # a query with more rows must not hold its read snapshot open
 
 
-def _checkpoint(conn: sqlite3.Connection, _: list[SyncWriteFn[Any]]) -> list[tuple[bool, Any]]:
+def _checkpoint(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    return []
-
-
-def _begin_only(conn: sqlite3.Connection, _: list[SyncWriteFn[Any]]) -> list[tuple[bool, Any]]:
-    _begin_waiting(conn)
-    return []
 
 
 def _sync_fns(requests: list[_WriteRequest]) -> list[SyncWriteFn[Any]]:
