@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
@@ -12,12 +13,23 @@ import pytest
 from tickstem_tui.clock import FakeClock, utc
 from tickstem_tui.domain.badge import badge_message, render_badge
 from tickstem_tui.domain.errors import Conflict, Unauthorized, ValidationError
+from tickstem_tui.domain.ids import new_uuid
 from tickstem_tui.domain.ratelimit import RateLimiter
 from tickstem_tui.services.users import UserService
 from tickstem_tui.store.database import Database
 
 SECRET = "a" * 64
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_ids_are_random_version_4_uuids() -> None:
+    made = [new_uuid() for _ in range(2000)]
+    assert len(set(made)) == len(made)
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # Every hex digit of the random part varies (the version digit and the variant's top bits do not).
+    assert {text[19] for text in made} == set("89ab") and len({text[0] for text in made}) == 16
 
 
 def test_limits_count_per_client_and_scope_and_reset_each_minute() -> None:

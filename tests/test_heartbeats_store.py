@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,10 +17,11 @@ import pytest
 
 from tickstem_tui.clock import FakeClock
 from tickstem_tui.domain.errors import Conflict, NotFound
-from tickstem_tui.domain.heartbeats import Face, HeartbeatSpec, PingKind
+from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, PingKind
 from tickstem_tui.runtime import Runtime
 from tickstem_tui.store import database
 from tickstem_tui.store.database import Database
+from tickstem_tui.store.heartbeats import PingedRows, VersionedHeartbeat
 
 
 @pytest.fixture
@@ -110,6 +112,73 @@ async def test_retention_prunes_by_age_and_caps_per_heartbeat(rt: Runtime, fake_
     # The retention loop runs both pruners (age and cap) with the settings' values.
     pruned = await rt.retention.prune_once()
     assert pruned["heartbeat_pings"] == 0 and pruned["heartbeat_ping_cap"] == 0
+
+
+async def test_pings_start_from_remembered_rows_but_never_from_stale_ones(rt: Runtime, fake_clock: FakeClock) -> None:
+    owner = rt.services.accounts.owner_id
+    service = rt.services.heartbeats
+    hb = await service.create(owner, {"name": "cached", "interval_secs": 60, "grace_secs": 30})
+    await service.ping(hb.token)
+    version = await rt.db.fetch_value("SELECT version FROM heartbeats WHERE id = ?", (hb.id,))
+
+    # Another process changes the row with plain SQL (no version of its own): the trigger raises the
+    # version, so the next ping reads the row again and computes its deadline from the new interval.
+    def change_elsewhere() -> None:
+        with closing(sqlite3.connect(rt.db.path)) as other, other:
+            other.execute("UPDATE heartbeats SET interval_secs = 600 WHERE id = ?", (hb.id,))
+
+    await asyncio.to_thread(change_elsewhere)
+    assert await rt.db.fetch_value("SELECT version FROM heartbeats WHERE id = ?", (hb.id,)) == version + 1
+    await fake_clock.advance(timedelta(seconds=5))
+    result = await service.ping(hb.token)
+    assert result.heartbeat.next_expected_at == fake_clock.now() + timedelta(seconds=600)
+    stored = await service.get(owner, hb.id)
+    assert stored.spec.interval_secs == 600 and stored.next_expected_at == result.heartbeat.next_expected_at
+
+    # Paused through the service: a ping changes nothing then, so a remembered row cannot be proven current
+    # by a compare-and-set; the ping reads the row and is recorded as arriving while paused.
+    await service.pause(owner, hb.id)
+    paused_ping = await service.ping(hb.token)
+    assert paused_ping.status == "paused" and not paused_ping.accepted
+    assert (await service.pings(owner, hb.id, limit=1))[0].paused
+    await service.resume(owner, hb.id)
+    assert (await service.ping(hb.token)).accepted
+
+    # Deleted: the remembered row is no help; the ping is refused and nothing is written.
+    await service.delete(owner, hb.id)
+    with pytest.raises(NotFound):
+        await service.ping(hb.token)
+    assert await rt.db.fetch_value("SELECT COUNT(*) FROM heartbeat_pings") == 0
+
+
+async def test_pings_of_one_heartbeat_in_one_batch_each_see_the_last(rt: Runtime) -> None:
+    owner = rt.services.accounts.owner_id
+    service = rt.services.heartbeats
+    hb = await service.create(owner, {"name": "burst"})
+    await service.ping(hb.token)
+    # Twenty failure reports gathered at once share batches: all but the first of a batch find the
+    # remembered row out of date (the first raised its version) and read it instead. Each changes the
+    # row (its output), none is lost, none fails, and the row ends as the last one left it.
+    results = await asyncio.gather(*(service.ping(hb.token, kind=PingKind.FAIL, output=f"run {n}") for n in range(20)))
+    assert [r.heartbeat.last_failure_output for r in results] == [f"run {n}" for n in range(20)]
+    assert await service.repo.ping_count(hb.id) == 21
+    assert await rt.db.fetch_value("SELECT version FROM heartbeats WHERE id = ?", (hb.id,)) == 21
+    assert (await service.get(owner, hb.id)).last_failure_output == "run 19"
+
+
+def test_remembered_rows_are_bounded_and_never_go_back_a_version() -> None:
+    rows = PingedRows(capacity=2)
+    first = Heartbeat.__new__(Heartbeat)
+    object.__setattr__(first, "id", "hb_1")
+    rows.put(("token = ?", "a"), VersionedHeartbeat(first, 5))
+    rows.put(("token = ?", "a"), VersionedHeartbeat(first, 4))  # a slower ping's result, committed earlier
+    assert rows.get(("token = ?", "a")) == VersionedHeartbeat(first, 5)
+    rows.put(("token = ?", "b"), VersionedHeartbeat(first, 1))
+    rows.put(("token = ?", "a"), VersionedHeartbeat(first, 6))  # used again: now the newest
+    rows.put(("token = ?", "c"), VersionedHeartbeat(first, 1))
+    assert len(rows) == 2 and rows.get(("token = ?", "b")) is None and rows.get(("token = ?", "a")) is not None
+    rows.discard(("token = ?", "a"))
+    assert rows.get(("token = ?", "a")) is None
 
 
 def _insert(n: int) -> Callable[[sqlite3.Connection], int]:

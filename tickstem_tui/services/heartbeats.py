@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from tickstem_tui.clock import Clock
 from tickstem_tui.config import Settings
@@ -31,7 +30,7 @@ from tickstem_tui.domain.heartbeats import (
     resumed,
     with_spec,
 )
-from tickstem_tui.domain.ids import new_id, new_slug, new_token
+from tickstem_tui.domain.ids import new_id, new_slug, new_token, new_uuid
 from tickstem_tui.services.bus import EventBus
 from tickstem_tui.services.flips import record_flip_sync
 from tickstem_tui.services.watchdog import Watchdog
@@ -39,11 +38,15 @@ from tickstem_tui.store.database import Database
 from tickstem_tui.store.heartbeats import (
     Gap,
     HeartbeatRepository,
+    PingedRows,
+    VersionedHeartbeat,
     count_heartbeats,
     fetch_heartbeat,
+    fetch_versioned,
     insert_heartbeat,
     insert_ping,
     update_heartbeat,
+    update_pinged,
 )
 
 HEARTBEAT_NOT_FOUND = "heartbeat not found"
@@ -61,6 +64,12 @@ class PingResult:
     def status(self) -> str:
         """Tickstem's ping answer: `ok`, or `paused` when the heartbeat is paused."""
         return "ok" if self.accepted else "paused"
+
+
+class _Pinged(NamedTuple):
+    before: Heartbeat
+    transition: Transition
+    committed: VersionedHeartbeat
 
 
 def _scope(account_id: str, heartbeat_id: str, face: Face | None) -> tuple[str, tuple[object, ...]]:
@@ -91,6 +100,7 @@ class HeartbeatService:
         self._bus = bus
         self._clock = clock
         self._settings = settings
+        self._pinged = PingedRows()
 
     # -- reading ---------------------------------------------------------------------------------
     async def get(self, account_id: str, heartbeat_id: str, face: Face | None = None) -> Heartbeat:
@@ -148,7 +158,7 @@ class HeartbeatService:
             elif chosen is not None and fetch_heartbeat(conn, "slug = ?", (chosen,)) is not None:
                 raise Conflict(f"slug {chosen!r} is already in use")
             heartbeat = new_heartbeat(
-                id=new_id("hb") if face is Face.TICKSTEM else str(uuid.uuid4()),
+                id=new_id("hb") if face is Face.TICKSTEM else new_uuid(),
                 account_id=account_id,
                 face=face,
                 spec=spec,
@@ -236,19 +246,27 @@ class HeartbeatService:
     ) -> PingResult:
         output = clip_output(output)
         user_agent = clip_user_agent(user_agent)
+        lookup = (where, key)
+        known = self._pinged.get(lookup)
 
-        def run(conn: sqlite3.Connection) -> tuple[Heartbeat, Transition]:
-            current = fetch_heartbeat(conn, where, (key,))
-            if current is None:
-                raise NotFound(HEARTBEAT_NOT_FOUND)
+        def apply(conn: sqlite3.Connection, row: VersionedHeartbeat, read_here: bool) -> _Pinged | None:
+            """The ping against `row`; None when `row` is a remembered one that is no longer current."""
+            current = row.heartbeat
             # The time is read inside the writer so pings of one heartbeat commit in time order.
             now = self._clock.now()
             transition = on_ping(current, kind, now, output)
-            if transition.heartbeat != current and not update_heartbeat(conn, transition.heartbeat, current):
-                raise RuntimeError(f"heartbeat {current.id} changed under the writer")
+            version = row.version
+            if transition.heartbeat != current:
+                if not update_pinged(conn, transition.heartbeat, row.version):
+                    if read_here:
+                        raise RuntimeError(f"heartbeat {current.id} changed under the writer")
+                    return None
+                version += 1
+            elif not read_here:
+                return None  # nothing to write, so nothing would prove the remembered row current
             insert_ping(
                 conn,
-                id=new_id("hbp") if current.face is Face.TICKSTEM else str(uuid.uuid4()),
+                id=new_id("hbp") if current.face is Face.TICKSTEM else new_uuid(),
                 heartbeat_id=current.id,
                 kind=kind,
                 received_at=now,
@@ -261,9 +279,24 @@ class HeartbeatService:
             flip = flipped(current, transition)
             if flip is not None:
                 record_flip_sync(conn, flip)
-            return current, transition
+            return _Pinged(current, transition, VersionedHeartbeat(transition.heartbeat, version))
 
-        current, transition = await self._db.write_sync(run, quick=True)
+        def run(conn: sqlite3.Connection) -> _Pinged:
+            if known is not None and (pinged := apply(conn, known, read_here=False)) is not None:
+                return pinged
+            row = fetch_versioned(conn, where, (key,))
+            if row is None:
+                raise NotFound(HEARTBEAT_NOT_FOUND)
+            pinged = apply(conn, row, read_here=True)
+            assert pinged is not None
+            return pinged
+
+        try:
+            current, transition, committed = await self._db.write_sync(run, quick=True)
+        except NotFound:
+            self._pinged.discard(lookup)
+            raise
+        self._pinged.put(lookup, committed)
         after = transition.heartbeat
         self._bus.publish(PingReceived(after.account_id, after.id, kind.value, after.status, self._clock.now()))
         if (flip := flipped(current, transition)) is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -15,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from tickstem_tui.clock import Clock
 from tickstem_tui.domain.errors import Conflict, Unauthorized, ValidationError
+from tickstem_tui.domain.ids import new_uuid
 from tickstem_tui.domain.times import from_ms, to_ms
 from tickstem_tui.store.database import Database
 
@@ -52,7 +52,7 @@ class UserService:
         if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
             raise ValidationError(f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
-        user = User(str(uuid.uuid4()), email, "free", self._clock.now())
+        user = User(new_uuid(), email, "free", self._clock.now())
         changed = await self._db.execute(
             "INSERT INTO accounts (id, kind, email, password_hash, plan, created_at) "
             "VALUES (?, 'cronsafe', ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, HeartbeatState, PingKind, PingRecord
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
@@ -126,8 +127,8 @@ def insert_heartbeat(conn: sqlite3.Connection, hb: Heartbeat) -> None:
 def update_heartbeat(conn: sqlite3.Connection, after: Heartbeat, before: Heartbeat) -> bool:
     """Compare-and-set: write `after` only if the row still holds `before`'s state, misses and deadline."""
     cursor = conn.execute(
-        f"UPDATE heartbeats SET {_MUTABLE} WHERE id = ? AND state = ? AND consecutive_misses = ? "
-        "AND alert_after IS ? AND last_ping_at IS ?",
+        f"UPDATE heartbeats SET {_MUTABLE}, version = version + 1 "
+        "WHERE id = ? AND state = ? AND consecutive_misses = ? AND alert_after IS ? AND last_ping_at IS ?",
         (
             *_mutable_params(after),
             before.id,
@@ -138,6 +139,79 @@ def update_heartbeat(conn: sqlite3.Connection, after: Heartbeat, before: Heartbe
         ),
     )
     return cursor.rowcount == 1
+
+
+# Everything a ping can change (see domain.heartbeats.on_ping).
+_PINGED = (
+    "state = ?, consecutive_misses = ?, last_ping_at = ?, last_start_at = ?, last_duration_ms = ?, "
+    "last_failure_output = ?, next_expected_at = ?, alert_after = ?, updated_at = ?, version = version + 1"
+)
+
+
+def update_pinged(conn: sqlite3.Connection, after: Heartbeat, version: int) -> bool:
+    """Write what a ping changed, compare-and-set on the row version it was computed from."""
+    cursor = conn.execute(
+        f"UPDATE heartbeats SET {_PINGED} WHERE id = ? AND version = ?",
+        (
+            after.state.value,
+            after.consecutive_misses,
+            opt_to_ms(after.last_ping_at),
+            opt_to_ms(after.last_start_at),
+            after.last_duration_ms,
+            after.last_failure_output,
+            opt_to_ms(after.next_expected_at),
+            opt_to_ms(after.alert_after),
+            to_ms(after.updated_at),
+            after.id,
+            version,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def fetch_versioned(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> VersionedHeartbeat | None:
+    """One heartbeat and its row version, as the writer sees it (inside its transaction)."""
+    row = conn.execute(f"SELECT * FROM heartbeats WHERE {where}", params).fetchone()
+    return None if row is None else VersionedHeartbeat(row_to_heartbeat(row), row["version"])
+
+
+class VersionedHeartbeat(NamedTuple):
+    heartbeat: Heartbeat
+    version: int
+
+
+class PingedRows:
+    """The rows pings last committed, by how they were looked up (`("slug = ?", slug)`), with their row versions.
+
+    A ping starts from here instead of reading its row (a third of its cost). Nothing trusts an entry
+    blindly: the ping's update is compare-and-set on the version, and a row changed meanwhile (an edit,
+    the watchdog, another process, a batch rolled back) fails it, so the ping reads the row and starts
+    over. At most `capacity` entries; the oldest go first.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._rows: dict[tuple[str, str], VersionedHeartbeat] = {}
+
+    def get(self, key: tuple[str, str]) -> VersionedHeartbeat | None:
+        return self._rows.get(key)
+
+    def put(self, key: tuple[str, str], row: VersionedHeartbeat) -> None:
+        """Remember a committed row, unless a newer version of it is already known."""
+        known = self._rows.get(key)
+        if known is not None:
+            if known.heartbeat.id == row.heartbeat.id and known.version > row.version:
+                return
+            del self._rows[key]  # re-inserted below: the dict's order is the eviction order
+        elif len(self._rows) >= self._capacity:
+            del self._rows[next(iter(self._rows))]
+        self._rows[key] = row
+
+    def discard(self, key: tuple[str, str]) -> None:
+        self._rows.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def fetch_heartbeat(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> Heartbeat | None:
