@@ -48,8 +48,9 @@ def test_descriptors_and_spacing_are_normalised() -> None:
     "bad", ["", "   ", "* * * *", "* * * * * *", "61 * * * *", "* 24 * * *", "0 0 30 2 *", "a b c d e", "@often"]
 )
 def test_it_rejects_bad_expressions(bad: str) -> None:
-    with pytest.raises(ValidationError, match="invalid cron expression"):
-        normalize(bad)
+    for _ in range(2):  # every time: only expressions that parse are remembered
+        with pytest.raises(ValidationError, match="invalid cron expression"):
+            normalize(bad)
 
 
 def test_fire_times_between_is_bounded() -> None:

@@ -227,3 +227,34 @@ async def test_retention_prunes_old_executions(
     await fake_clock.advance(timedelta(days=2))
     assert (await fake_runtime.retention.prune_once())["executions"] == 1
     assert len(await jobs.executions(owner(fake_runtime), job_id, 10, 0)) == 1
+
+
+async def test_registering_a_job_again_unchanged_writes_nothing(
+    fake_runtime: Runtime, fake_clock: FakeClock, endpoint: RecordingEndpoint
+) -> None:
+    jobs = fake_runtime.services.jobs
+    owner = fake_runtime.services.accounts.owner_id
+    body = {"name": "deploy-hook", "schedule": "*/5 * * * *", "endpoint": endpoint.url, "description": "v1"}
+    first, created = await jobs.register(owner, body)
+    assert created
+    paused = await jobs.pause(owner, first.id)
+    events: list[Event] = []
+    fake_runtime.bus.subscribe(events.append)
+    await fake_clock.advance(timedelta(minutes=3))
+
+    # What every deploy sends: the same job, spelled a little differently (padding, a descriptor-free
+    # schedule with extra spaces, the method's default named). Nothing changes, nothing is written.
+    again, created = await jobs.register(
+        owner, {**body, "name": " deploy-hook ", "schedule": "*/5  *  * * *", "method": "post"}
+    )
+    assert not created and again == paused and again.updated_at == first.updated_at
+    assert events == []
+    stored = await jobs.get(owner, first.id)
+    assert stored.updated_at == first.updated_at and stored.status is JobStatus.PAUSED
+
+    # A real change is written, stamped, announced, and keeps the job paused.
+    changed, created = await jobs.register(owner, {**body, "description": "v2"})
+    assert not created and changed.id == first.id and changed.spec.description == "v2"
+    assert changed.updated_at == fake_clock.now() and changed.status is JobStatus.PAUSED
+    assert [type(e).__name__ for e in events] == ["JobChanged"]
+    assert (await jobs.get(owner, first.id)) == changed

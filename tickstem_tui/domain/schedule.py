@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -31,10 +32,16 @@ def normalize(expression: str) -> str:
             f"invalid cron expression {expression!r}: expected 5 fields (minute hour day month weekday)"
         )
     try:
-        CronSim(text, datetime(2026, 1, 1, tzinfo=UTC))
+        _check(text)
     except (CronSimError, ValueError) as exc:
         raise ValidationError(f"invalid cron expression {expression!r}: {exc}") from exc
     return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _check(text: str) -> None:
+    """Parse once per distinct expression: jobs are registered again on every deploy (only passes are cached)."""
+    CronSim(text, datetime(2026, 1, 1, tzinfo=UTC))
 
 
 class Schedule:

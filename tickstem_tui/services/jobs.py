@@ -47,18 +47,22 @@ class JobService:
         return await self.repo.for_account(account_id)
 
     async def register(self, account_id: str, data: dict[str, Any]) -> tuple[Job, bool]:
-        """Create a job, or update the account's job of the same name; returns (job, created)."""
+        """Create a job, or update the account's job of the same name; returns (job, created).
+
+        Registering a job again unchanged (what deploys do) writes nothing and keeps `updated_at`.
+        """
         if not isinstance(data, dict):
             raise ValidationError("request body must be a JSON object")
+        name = data.get("name")
+        key = name.strip() if isinstance(name, str) else None
         now = self._clock.now()
 
-        def run(conn: sqlite3.Connection) -> tuple[Job, bool]:
-            name = data.get("name")
-            existing = None
-            if isinstance(name, str):
-                existing = fetch_job_sync(conn, "account_id = ? AND name = ?", (account_id, name.strip()))
+        def run(conn: sqlite3.Connection) -> tuple[Job, bool, bool]:
+            existing = None if key is None else fetch_job_sync(conn, "account_id = ? AND name = ?", (account_id, key))
             if existing is not None:
                 spec = parse_spec(data, base=existing.spec)
+                if spec == existing.spec:
+                    return existing, False, False
                 job = replace(existing, spec=spec, updated_at=now)
                 created = False
             else:
@@ -77,11 +81,12 @@ class JobService:
                 created = True
             job = self._planned(job)
             save_job_sync(conn, job)
-            return job, created
+            return job, created, True
 
-        job, created = await self._db.write_sync(run, quick=True)
-        self._scheduler.track(job)
-        self._bus.publish(JobChanged(account_id, job.id))
+        job, created, changed = await self._db.write_sync(run, quick=True)
+        if changed:
+            self._scheduler.track(job)
+            self._bus.publish(JobChanged(account_id, job.id))
         return job, created
 
     async def update(self, account_id: str, job_id: str, data: dict[str, Any]) -> Job:

@@ -230,7 +230,9 @@ class JobRepository:
         return None if row is None else row_to_job(row)
 
     async def by_name(self, account_id: str, name: str) -> Job | None:
-        row = await self._db.fetch_one("SELECT * FROM jobs WHERE account_id = ? AND name = ?", (account_id, name))
+        row = await self._db.fetch_one(
+            "SELECT * FROM jobs WHERE account_id = ? AND name = ?", (account_id, name), quick=True
+        )
         return None if row is None else row_to_job(row)
 
     async def for_account(self, account_id: str) -> list[Job]:
