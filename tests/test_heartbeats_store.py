@@ -20,8 +20,8 @@ from tickstem_tui.domain.errors import Conflict, NotFound
 from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, PingKind
 from tickstem_tui.runtime import Runtime
 from tickstem_tui.store import database
-from tickstem_tui.store.database import Database
-from tickstem_tui.store.heartbeats import PingedRows, VersionedHeartbeat
+from tickstem_tui.store.database import Database, Versioned
+from tickstem_tui.store.heartbeats import PingedRows
 
 
 @pytest.fixture
@@ -170,12 +170,12 @@ def test_remembered_rows_are_bounded_and_never_go_back_a_version() -> None:
     rows = PingedRows(capacity=2)
     first = Heartbeat.__new__(Heartbeat)
     object.__setattr__(first, "id", "hb_1")
-    rows.put(("token = ?", "a"), VersionedHeartbeat(first, 5))
-    rows.put(("token = ?", "a"), VersionedHeartbeat(first, 4))  # a slower ping's result, committed earlier
-    assert rows.get(("token = ?", "a")) == VersionedHeartbeat(first, 5)
-    rows.put(("token = ?", "b"), VersionedHeartbeat(first, 1))
-    rows.put(("token = ?", "a"), VersionedHeartbeat(first, 6))  # used again: now the newest
-    rows.put(("token = ?", "c"), VersionedHeartbeat(first, 1))
+    rows.put(("token = ?", "a"), Versioned(first, 5))
+    rows.put(("token = ?", "a"), Versioned(first, 4))  # a slower ping's result, committed earlier
+    assert rows.get(("token = ?", "a")) == Versioned(first, 5)
+    rows.put(("token = ?", "b"), Versioned(first, 1))
+    rows.put(("token = ?", "a"), Versioned(first, 6))  # used again: now the newest
+    rows.put(("token = ?", "c"), Versioned(first, 1))
     assert len(rows) == 2 and rows.get(("token = ?", "b")) is None and rows.get(("token = ?", "a")) is not None
     rows.discard(("token = ?", "a"))
     assert rows.get(("token = ?", "a")) is None

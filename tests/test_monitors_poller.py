@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sqlite3
 import ssl
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -195,6 +198,32 @@ async def test_two_failures_flip_to_failing_and_one_success_recovers(
     assert [e.monitor_status for e in events.checks()] == ["active", "failing", "failing", "active"]
     assert rt.poller.lateness_ms == [0.0, 0.0, 0.0, 0.0]
     assert target.hits["/svc"] == 4
+
+
+async def test_a_monitor_changed_elsewhere_between_checks_is_read_again(
+    rt: Runtime, fake_clock: FakeClock, target: Target, events: Collector
+) -> None:
+    monitor = await create(rt, target.url("/svc", status=500), interval_secs=60)
+    await events.wait_checks(1)
+
+    # The poller remembers the monitor as its check left it (one failure). Another process clears the
+    # streak with plain SQL: the row's version moves on (a trigger), so the next check reads the row
+    # instead of counting from memory, and one more failure is not yet two in a row.
+    def reset_elsewhere() -> None:
+        with closing(sqlite3.connect(rt.db.path)) as other, other:
+            other.execute("UPDATE monitors SET consecutive_failures = 0, name = 'renamed' WHERE id = ?", (monitor.id,))
+
+    await asyncio.to_thread(reset_elsewhere)
+    await fake_clock.advance(60)
+    await events.wait_checks(2)
+    after = await rt.services.monitors.get(OWNER, monitor.id)
+    assert (after.status, after.consecutive_failures, after.name) == (MonitorStatus.ACTIVE, 1, "renamed")
+    assert await flips(rt, monitor.id) == []
+
+    # Left alone, the next failure counts from memory: two in a row, failing.
+    await fake_clock.advance(60)
+    await events.wait_checks(3)
+    assert (await rt.services.monitors.get(OWNER, monitor.id)).status is MonitorStatus.FAILING
 
 
 async def test_pause_stops_checks_and_resume_resets_the_count(

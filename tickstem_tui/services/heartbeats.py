@@ -34,12 +34,11 @@ from tickstem_tui.domain.ids import new_id, new_slug, new_token, new_uuid
 from tickstem_tui.services.bus import EventBus
 from tickstem_tui.services.flips import record_flip_sync
 from tickstem_tui.services.watchdog import Watchdog
-from tickstem_tui.store.database import Database
+from tickstem_tui.store.database import Database, Versioned
 from tickstem_tui.store.heartbeats import (
     Gap,
     HeartbeatRepository,
     PingedRows,
-    VersionedHeartbeat,
     count_heartbeats,
     fetch_heartbeat,
     fetch_versioned,
@@ -69,7 +68,7 @@ class PingResult:
 class _Pinged(NamedTuple):
     before: Heartbeat
     transition: Transition
-    committed: VersionedHeartbeat
+    committed: Versioned[Heartbeat]
 
 
 def _scope(account_id: str, heartbeat_id: str, face: Face | None) -> tuple[str, tuple[object, ...]]:
@@ -249,9 +248,9 @@ class HeartbeatService:
         lookup = (where, key)
         known = self._pinged.get(lookup)
 
-        def apply(conn: sqlite3.Connection, row: VersionedHeartbeat, read_here: bool) -> _Pinged | None:
+        def apply(conn: sqlite3.Connection, row: Versioned[Heartbeat], read_here: bool) -> _Pinged | None:
             """The ping against `row`; None when `row` is a remembered one that is no longer current."""
-            current = row.heartbeat
+            current = row.value
             # The time is read inside the writer so pings of one heartbeat commit in time order.
             now = self._clock.now()
             transition = on_ping(current, kind, now, output)
@@ -279,7 +278,7 @@ class HeartbeatService:
             flip = flipped(current, transition)
             if flip is not None:
                 record_flip_sync(conn, flip)
-            return _Pinged(current, transition, VersionedHeartbeat(transition.heartbeat, version))
+            return _Pinged(current, transition, Versioned(transition.heartbeat, version))
 
         def run(conn: sqlite3.Connection) -> _Pinged:
             if known is not None and (pinged := apply(conn, known, read_here=False)) is not None:

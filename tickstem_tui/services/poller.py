@@ -34,8 +34,8 @@ from tickstem_tui.domain.monitors import (
 from tickstem_tui.services.bus import EventBus
 from tickstem_tui.services.flips import record_flip_sync
 from tickstem_tui.services.plan import DuePlan
-from tickstem_tui.store.database import Database
-from tickstem_tui.store.monitors import MonitorRepository, insert_check_sync, load_monitor_sync, save_monitor_sync
+from tickstem_tui.store.database import Database, Versioned
+from tickstem_tui.store.monitors import MonitorRepository, insert_check_sync, load_versioned_sync, save_checked_sync
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class Poller:
         self._plan: DuePlan[Monitor] = DuePlan()
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[MonitorCheck | None]] = {}
+        self._known: dict[str, Versioned[Monitor]] = {}
+        """Each followed monitor as its last recorded check left it (the next check starts from there)."""
         self.skipped = 0
         """Checks not started because the monitor's previous check was still running."""
         self.lateness_ms: list[float] = []
@@ -114,6 +116,7 @@ class Poller:
     def track(self, monitor: Monitor) -> None:
         """Follow a monitor after a change: its stored `next_check_at` is its next check (None while paused)."""
         self._plan.discard(monitor.id)
+        self._known.pop(monitor.id, None)
         if not monitor.is_checked or monitor.next_check_at is None:
             self._wake.set()
             return
@@ -121,6 +124,7 @@ class Poller:
 
     def forget(self, monitor_id: str) -> None:
         self._plan.discard(monitor_id)
+        self._known.pop(monitor_id, None)
         self._wake.set()
 
     def next_check(self, monitor_id: str) -> datetime | None:
@@ -279,13 +283,10 @@ class Poller:
     async def _record(self, monitor: Monitor, check: MonitorCheck) -> MonitorCheck | None:
         failing_after = self._settings.failing_after
         warn_days = self._settings.certificate_warning_days
-        planned = self.next_check(monitor.id)  # read here: the function below runs on the writer's thread
+        planned = self.next_check(monitor.id)  # read here: the function below may run on the writer's thread
+        known = self._known.get(monitor.id)
 
-        def write(conn: sqlite3.Connection) -> tuple[Monitor, list[Flipped]] | None:
-            current = load_monitor_sync(conn, monitor.id)
-            if current is None:
-                return None  # deleted while the check ran; its history went with it
-            insert_check_sync(conn, check)
+        def advance(current: Monitor) -> tuple[Monitor, list[Flipped]]:
             status, streak = status_after_check(current, check.status, failing_after)
             now = self._clock.now()
             ssl_expiry = check.ssl_expires_at if current.spec.is_https else None
@@ -301,7 +302,6 @@ class Poller:
                 last_check_status=check.status,
                 updated_at=now if status is not current.status else current.updated_at,
             )
-            save_monitor_sync(conn, updated)
             flips = [
                 flip
                 for flip in (
@@ -310,14 +310,38 @@ class Poller:
                 )
                 if flip is not None
             ]
+            return updated, flips
+
+        def stored(
+            conn: sqlite3.Connection, updated: Monitor, version: int, flips: list[Flipped]
+        ) -> tuple[Versioned[Monitor], list[Flipped]]:
+            insert_check_sync(conn, check)
             for flip in flips:
                 record_flip_sync(conn, flip)
-            return updated, flips
+            return Versioned(updated, version + 1), flips
+
+        def write(conn: sqlite3.Connection) -> tuple[Versioned[Monitor], list[Flipped]] | None:
+            if known is not None:
+                # From the monitor as its last check left it, unless the row has changed since.
+                updated, flips = advance(known.value)
+                if save_checked_sync(conn, updated, known.version):
+                    return stored(conn, updated, known.version, flips)
+            current = load_versioned_sync(conn, monitor.id)
+            if current is None:
+                return None  # deleted while the check ran; its history went with it
+            updated, flips = advance(current.value)
+            if not save_checked_sync(conn, updated, current.version):
+                raise RuntimeError(f"monitor {monitor.id} changed under the writer")
+            return stored(conn, updated, current.version, flips)
 
         outcome = await self._db.write_sync(write, quick=True)
         if outcome is None:
+            self._known.pop(monitor.id, None)
             return None
-        updated, flips = outcome
+        committed, flips = outcome
+        updated = committed.value
+        if self._plan.get(monitor.id) is not None:  # still followed (not paused or deleted meanwhile)
+            self._known[monitor.id] = committed
         self._bus.publish(
             CheckRecorded(
                 updated.account_id,

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import aiosqlite
 
@@ -32,6 +32,16 @@ BUSY_WAIT_SECS = 5.0
 """How long the writer's thread waits for another process's write lock before a batch fails."""
 CHECKPOINT_EVERY_SECS = 0.5
 """How often the WAL is copied into the database file while writes keep coming."""
+
+
+class Versioned(NamedTuple, Generic[T]):
+    """A row as a domain object, with the row's version: compare-and-set writes name the version they saw.
+
+    Tables with a `version` column raise it on every change (a trigger raises it for writers that do not).
+    """
+
+    value: T
+    version: int
 
 
 @dataclass(slots=True)

@@ -6,11 +6,10 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, HeartbeatState, PingKind, PingRecord
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
-from tickstem_tui.store.database import Database
+from tickstem_tui.store.database import Database, Versioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +168,10 @@ def update_pinged(conn: sqlite3.Connection, after: Heartbeat, version: int) -> b
     return cursor.rowcount == 1
 
 
-def fetch_versioned(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> VersionedHeartbeat | None:
+def fetch_versioned(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> Versioned[Heartbeat] | None:
     """One heartbeat and its row version, as the writer sees it (inside its transaction)."""
     row = conn.execute(f"SELECT * FROM heartbeats WHERE {where}", params).fetchone()
-    return None if row is None else VersionedHeartbeat(row_to_heartbeat(row), row["version"])
-
-
-class VersionedHeartbeat(NamedTuple):
-    heartbeat: Heartbeat
-    version: int
+    return None if row is None else Versioned(row_to_heartbeat(row), row["version"])
 
 
 class PingedRows:
@@ -191,16 +185,16 @@ class PingedRows:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        self._rows: dict[tuple[str, str], VersionedHeartbeat] = {}
+        self._rows: dict[tuple[str, str], Versioned[Heartbeat]] = {}
 
-    def get(self, key: tuple[str, str]) -> VersionedHeartbeat | None:
+    def get(self, key: tuple[str, str]) -> Versioned[Heartbeat] | None:
         return self._rows.get(key)
 
-    def put(self, key: tuple[str, str], row: VersionedHeartbeat) -> None:
+    def put(self, key: tuple[str, str], row: Versioned[Heartbeat]) -> None:
         """Remember a committed row, unless a newer version of it is already known."""
         known = self._rows.get(key)
         if known is not None:
-            if known.heartbeat.id == row.heartbeat.id and known.version > row.version:
+            if known.value.id == row.value.id and known.version > row.version:
                 return
             del self._rows[key]  # re-inserted below: the dict's order is the eviction order
         elif len(self._rows) >= self._capacity:

@@ -25,7 +25,7 @@ from tickstem_tui.domain.monitors import (
     window_start,
 )
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
-from tickstem_tui.store.database import Database
+from tickstem_tui.store.database import Database, Versioned
 
 
 def _assertions_to_json(assertions: Iterable[Assertion]) -> str:
@@ -174,13 +174,35 @@ async def insert_check(conn: aiosqlite.Connection, check: MonitorCheck) -> None:
 
 
 # -- the same as plain functions for `Database.write_sync` (the writer's thread, one round trip per batch) -------
-def save_monitor_sync(conn: sqlite3.Connection, monitor: Monitor) -> None:
-    conn.execute(_SAVE_MONITOR, _monitor_params(monitor))
+def load_versioned_sync(conn: sqlite3.Connection, monitor_id: str) -> Versioned[Monitor] | None:
+    row = conn.execute("SELECT * FROM monitors WHERE id = ?", (monitor_id,)).fetchone()
+    return None if row is None else Versioned(row_to_monitor(row), row["version"])
 
 
-def load_monitor_sync(conn: sqlite3.Connection, monitor_id: str, account_id: str | None = None) -> Monitor | None:
-    row = conn.execute(*_load_sql(monitor_id, account_id)).fetchone()
-    return None if row is None else row_to_monitor(row)
+# Everything a check can change (see services.poller: status, streak, certificate, plan, last check).
+_CHECKED = (
+    "status = ?, consecutive_failures = ?, ssl_expires_at = ?, next_check_at = ?, last_checked_at = ?, "
+    "last_check_status = ?, updated_at = ?, version = version + 1"
+)
+
+
+def save_checked_sync(conn: sqlite3.Connection, after: Monitor, version: int) -> bool:
+    """Write what a check changed, compare-and-set on the row version it was computed from."""
+    cursor = conn.execute(
+        f"UPDATE monitors SET {_CHECKED} WHERE id = ? AND version = ?",
+        (
+            after.status.value,
+            after.consecutive_failures,
+            opt_to_ms(after.ssl_expires_at),
+            opt_to_ms(after.next_check_at),
+            opt_to_ms(after.last_checked_at),
+            None if after.last_check_status is None else after.last_check_status.value,
+            to_ms(after.updated_at),
+            after.id,
+            version,
+        ),
+    )
+    return cursor.rowcount == 1
 
 
 def insert_check_sync(conn: sqlite3.Connection, check: MonitorCheck) -> None:
