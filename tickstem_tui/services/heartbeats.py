@@ -256,7 +256,7 @@ class HeartbeatService:
             transition = on_ping(current, kind, now, output)
             version = row.version
             if transition.heartbeat != current:
-                if not update_pinged(conn, transition.heartbeat, row.version):
+                if not update_pinged(conn, transition.heartbeat, row):
                     if read_here:
                         raise RuntimeError(f"heartbeat {current.id} changed under the writer")
                     return None

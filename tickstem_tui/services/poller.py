@@ -324,13 +324,13 @@ class Poller:
             if known is not None:
                 # From the monitor as its last check left it, unless the row has changed since.
                 updated, flips = advance(known.value)
-                if save_checked_sync(conn, updated, known.version):
+                if save_checked_sync(conn, updated, known):
                     return stored(conn, updated, known.version, flips)
             current = load_versioned_sync(conn, monitor.id)
             if current is None:
                 return None  # deleted while the check ran; its history went with it
             updated, flips = advance(current.value)
-            if not save_checked_sync(conn, updated, current.version):
+            if not save_checked_sync(conn, updated, current):
                 raise RuntimeError(f"monitor {monitor.id} changed under the writer")
             return stored(conn, updated, current.version, flips)
 

@@ -44,6 +44,17 @@ class Versioned(NamedTuple, Generic[T]):
     version: int
 
 
+def version_update_sql(table: str, columns: Sequence[str]) -> str:
+    """`UPDATE table SET columns…, version + 1` for the row with a given id still at a given version."""
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    return f"UPDATE {table} SET {assignments}, version = version + 1 WHERE id = ? AND version = ?"
+
+
+def update_at_version(conn: sqlite3.Connection, sql: str, values: tuple[object, ...], row: Versioned[Any]) -> bool:
+    """Run a `version_update_sql` statement for `row`: True if the row was still at `row.version`."""
+    return conn.execute(sql, (*values, row.value.id, row.version)).rowcount == 1
+
+
 @dataclass(slots=True)
 class _WriteRequest:
     fn: WriteFn[Any] | None

@@ -25,7 +25,7 @@ from tickstem_tui.domain.monitors import (
     window_start,
 )
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
-from tickstem_tui.store.database import Database, Versioned
+from tickstem_tui.store.database import Database, Versioned, update_at_version, version_update_sql
 
 
 def _assertions_to_json(assertions: Iterable[Assertion]) -> str:
@@ -180,29 +180,32 @@ def load_versioned_sync(conn: sqlite3.Connection, monitor_id: str) -> Versioned[
 
 
 # Everything a check can change (see services.poller: status, streak, certificate, plan, last check).
-_CHECKED = (
-    "status = ?, consecutive_failures = ?, ssl_expires_at = ?, next_check_at = ?, last_checked_at = ?, "
-    "last_check_status = ?, updated_at = ?, version = version + 1"
+_UPDATE_CHECKED = version_update_sql(
+    "monitors",
+    (
+        "status",
+        "consecutive_failures",
+        "ssl_expires_at",
+        "next_check_at",
+        "last_checked_at",
+        "last_check_status",
+        "updated_at",
+    ),
 )
 
 
-def save_checked_sync(conn: sqlite3.Connection, after: Monitor, version: int) -> bool:
-    """Write what a check changed, compare-and-set on the row version it was computed from."""
-    cursor = conn.execute(
-        f"UPDATE monitors SET {_CHECKED} WHERE id = ? AND version = ?",
-        (
-            after.status.value,
-            after.consecutive_failures,
-            opt_to_ms(after.ssl_expires_at),
-            opt_to_ms(after.next_check_at),
-            opt_to_ms(after.last_checked_at),
-            None if after.last_check_status is None else after.last_check_status.value,
-            to_ms(after.updated_at),
-            after.id,
-            version,
-        ),
+def save_checked_sync(conn: sqlite3.Connection, after: Monitor, before: Versioned[Monitor]) -> bool:
+    """Write what a check changed, compare-and-set on the version of the row it was computed from."""
+    values = (
+        after.status.value,
+        after.consecutive_failures,
+        opt_to_ms(after.ssl_expires_at),
+        opt_to_ms(after.next_check_at),
+        opt_to_ms(after.last_checked_at),
+        None if after.last_check_status is None else after.last_check_status.value,
+        to_ms(after.updated_at),
     )
-    return cursor.rowcount == 1
+    return update_at_version(conn, _UPDATE_CHECKED, values, before)
 
 
 def insert_check_sync(conn: sqlite3.Connection, check: MonitorCheck) -> None:
