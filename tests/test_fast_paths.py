@@ -12,14 +12,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import API_KEY, RecordingEndpoint, make_settings
+from tests.conftest import API_KEY, RecordingEndpoint, eventually, make_settings
 from tickstem_tui.api.http import json_response
 from tickstem_tui.clock import FakeClock, utc
 from tickstem_tui.domain.jobs import ExecutionStatus
 from tickstem_tui.domain.monitors import Monitor, MonitorSpec, MonitorStatus
 from tickstem_tui.domain.times import from_ms, rfc3339, to_ms
 from tickstem_tui.runtime import Runtime
-from tickstem_tui.services.scheduler import PLAN_SLICE
+from tickstem_tui.services import scheduler as scheduler_module
+from tickstem_tui.services.scheduler import BURST, PLAN_SLICE
 from tickstem_tui.store.database import Database
 
 
@@ -75,6 +76,30 @@ async def test_a_burst_of_due_jobs_fires_once_each_and_is_replanned(
             assert run.status is ExecutionStatus.SUCCESS and run.scheduled_at == utc(2026, 5, 1, 12)
         await fake_clock.set(utc(2026, 5, 1, 23, 59))
         assert len(endpoint.calls) == len(ids)  # nothing fired twice
+
+
+async def test_a_burst_is_replanned_after_its_calls_and_never_later_than_the_bound(
+    tmp_path: Path, fake_clock: FakeClock, endpoint: RecordingEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler_module, "PLAN_DEFER_SECS", 0.3)
+    endpoint.delay = 4.0  # every call hangs until its 3 s timeout: the plan must not wait past the bound
+    async with Runtime(make_settings(tmp_path), clock=fake_clock) as rt:
+        ids = [
+            await register(rt, name=f"h{n}", schedule="0 12 * * *", endpoint=endpoint.url, timeout_secs=3)
+            for n in range(BURST + 1)
+        ]
+        await fake_clock.set(utc(2026, 5, 1, 12))
+
+        async def all_calls_arrived() -> bool:
+            return endpoint.in_flight == len(ids)
+
+        await eventually(all_calls_arrived)
+        await asyncio.wait_for(rt.scheduler.wait_idle(), timeout=10)
+        assert rt.executor.in_flight == len(ids), "the calls still hang; the next runs are planned all the same"
+        assert all(rt.scheduler.next_run(job_id) == utc(2026, 5, 2, 12) for job_id in ids)
+        stored = await rt.db.fetch_all("SELECT DISTINCT next_run_at FROM jobs")
+        assert [from_ms(row[0]) for row in stored] == [utc(2026, 5, 2, 12)]
+        await rt.executor.wait_idle()
 
 
 async def test_calls_go_out_while_their_records_commit_and_finishes_land_after_starts(

@@ -158,6 +158,12 @@ class Executor:
             run = self._waiting.popleft()
             await self._run(run.job, run.execution())
 
+    async def wait_calls(self, timeout_secs: float) -> None:
+        """Wait until no call is in flight or waiting, for at most `timeout_secs` (real time: calls run in it)."""
+        deadline = time.monotonic() + timeout_secs
+        while self._workers and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(tuple(self._workers), timeout=left)
+
     async def wait_idle(self) -> None:
         """Wait until every execution started so far has been recorded (tests, shutdown)."""
         while self._workers:

@@ -29,6 +29,10 @@ STARTUP_GRACE = timedelta(seconds=1)
 """A run due within this much of start-up is fired, not reported missed."""
 PLAN_SLICE = 256
 """Next runs computed between two yields to the event loop after a burst of due jobs."""
+BURST = 64
+"""More runs than this due at once are a burst: their calls go out before their next runs are computed."""
+PLAN_DEFER_SECS = 10.0
+"""Longest a burst's next runs wait for its calls (and never past the second before the next minute)."""
 
 
 @lru_cache(maxsize=4096)
@@ -187,6 +191,11 @@ class Scheduler:
             await self._executor.start_executions(fired, manual=False)
         except Exception:
             log.exception("could not record %d due run(s)", len(fired))
+        if len(fired) > BURST:
+            # Computing 10,000 next runs (~50 us each) would compete with the calls for the one core. No
+            # next run falls before the coming minute, so the calls go first, within that bound.
+            minute_left = (now.replace(second=0, microsecond=0) + timedelta(minutes=1) - now).total_seconds()
+            await self._executor.wait_calls(min(PLAN_DEFER_SECS, minute_left - 1))
         await self._plan_next(fired, versions, now)
 
     async def _plan_next(self, fired: list[tuple[Job, datetime]], versions: list[int], now: datetime) -> None:
