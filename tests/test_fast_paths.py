@@ -223,7 +223,7 @@ async def test_a_plan_computed_before_an_edit_never_overwrites_the_edit(
 
 
 # -- answers kept until the data changes, reads on the loop's thread ------------------------------------
-async def test_a_cached_job_list_follows_every_change_wherever_it_is_committed(
+async def test_cached_job_answers_follow_every_change_wherever_it_is_committed(
     runtime: Runtime, endpoint: RecordingEndpoint
 ) -> None:
     auth = {"Authorization": f"Bearer {API_KEY}"}
@@ -251,12 +251,21 @@ async def test_a_cached_job_list_follows_every_change_wherever_it_is_committed(
             with closing(sqlite3.connect(runtime.db.path)) as other, other:
                 other.execute("UPDATE jobs SET description = 'from elsewhere' WHERE id = ?", (job_id,))
 
+        async def fetched() -> tuple[int, dict[str, Any]]:
+            async with http.get(f"/v1/jobs/{job_id}") as response:
+                return response.status, await response.json()
+
+        assert (await fetched())[1]["description"] == ""
+        assert await fetched() == await fetched()
         await asyncio.to_thread(rename_elsewhere)
         assert (await listed())["a"]["description"] == "from elsewhere"
+        assert (await fetched())[1]["description"] == "from elsewhere"
 
-        # Each account has its own answer.
+        # Each account has its own answer; a 404 is never kept.
         async with http.get("/v1/jobs", headers={"Authorization": "Bearer nobody"}) as response:
             assert response.status == 401
+        await runtime.services.jobs.delete(owner(runtime), job_id)
+        assert await fetched() == (404, {"error": "job not found"})
 
 
 async def test_quick_reads_see_each_commit_at_once(tmp_path: Path) -> None:

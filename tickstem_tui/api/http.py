@@ -40,9 +40,10 @@ MAX_CACHED_ANSWERS = 512
 async def cached_json(request: web.Request, account_id: str, build: Callable[[], Awaitable[Any]]) -> web.Response:
     """A GET answer rendered once and served again until anything is committed to the store.
 
-    For lists, whose rendering costs ~25 us of Python per item: a client polling 1,000 jobs gets the
-    same bytes until a write lands (here or in another process: `Services.data_version`). The version is
-    read before building, so an answer that raced with a write is rendered again next time.
+    For lists, whose rendering costs ~25 us of Python per item, and single jobs (two lookups and four
+    timestamps): a client polling gets the same bytes until a write lands (here or in another process:
+    `Services.data_version`). The version is read before building, so an answer that raced with a write
+    is rendered again next time. Errors (a 404) are never kept.
     """
     answers = request.app[ANSWERS]
     key = f"{account_id}\n{request.path_qs}"
@@ -53,7 +54,7 @@ async def cached_json(request: web.Request, account_id: str, build: Callable[[],
     else:
         body = dumps(await build())
         if len(answers) >= MAX_CACHED_ANSWERS:
-            answers.clear()
+            del answers[next(iter(answers))]  # the oldest
         if version >= 0:
             answers[key] = (version, body)
     return web.Response(body=body, content_type=JSON_TYPE, charset="utf-8")

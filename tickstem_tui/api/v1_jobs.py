@@ -96,8 +96,11 @@ async def list_jobs(request: web.Request, account_id: str) -> web.StreamResponse
 
 @api_key_required(JOB_ERRORS)
 async def get_job(request: web.Request, account_id: str) -> web.StreamResponse:
-    job = await services(request).jobs.get(account_id, request.match_info["id"])
-    return json_response(job_to_dict(job, _default_retries(request)))
+    async def build() -> dict[str, Any]:
+        job = await services(request).jobs.get(account_id, request.match_info["id"])
+        return job_to_dict(job, _default_retries(request))
+
+    return await cached_json(request, account_id, build)
 
 
 @api_key_required(JOB_ERRORS)
