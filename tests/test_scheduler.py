@@ -10,6 +10,7 @@ from tests.conftest import RecordingEndpoint, eventually, make_settings
 from tickstem_tui.clock import FakeClock, utc
 from tickstem_tui.domain.events import Event, ExecutionFinished, Flipped
 from tickstem_tui.domain.jobs import ExecutionStatus, JobStatus
+from tickstem_tui.domain.times import to_ms
 from tickstem_tui.runtime import Runtime
 
 
@@ -258,3 +259,28 @@ async def test_registering_a_job_again_unchanged_writes_nothing(
     assert changed.updated_at == fake_clock.now() and changed.status is JobStatus.PAUSED
     assert [type(e).__name__ for e in events] == ["JobChanged"]
     assert (await jobs.get(owner, first.id)) == changed
+
+
+async def test_an_edit_keeps_the_stored_next_run_only_while_it_still_holds(
+    fake_runtime: Runtime, fake_clock: FakeClock, endpoint: RecordingEndpoint
+) -> None:
+    jobs = fake_runtime.services.jobs
+    owner = fake_runtime.services.accounts.owner_id
+    body = {"name": "five", "schedule": "*/5 * * * *", "endpoint": endpoint.url}
+    job, _ = await jobs.register(owner, body)
+    assert job.next_run_at == utc(2026, 5, 1, 12, 0)
+    await fake_clock.advance(timedelta(seconds=20))
+    edited, _ = await jobs.register(owner, {**body, "description": "kept plan"})
+    assert edited.next_run_at == utc(2026, 5, 1, 12, 0) and edited.updated_at == fake_clock.now()
+
+    # A stored plan that no longer holds (already past) is computed afresh, never carried over.
+    await fake_runtime.db.execute("UPDATE jobs SET next_run_at = ? WHERE id = ?", (to_ms(utc(2026, 5, 1, 11)), job.id))
+    fresh, _ = await jobs.register(owner, {**body, "description": "stale plan"})
+    assert fresh.next_run_at == utc(2026, 5, 1, 12, 0)
+    moved, _ = await jobs.register(owner, {**body, "schedule": "7 * * * *"})
+    assert moved.next_run_at == utc(2026, 5, 1, 12, 7)
+    assert fake_runtime.scheduler.next_run(job.id) == utc(2026, 5, 1, 12, 7)
+    paused = await jobs.pause(owner, job.id)
+    assert paused.next_run_at is None
+    resumed = await jobs.update(owner, job.id, {"status": "active", "description": "resumed"})
+    assert resumed.next_run_at == utc(2026, 5, 1, 12, 7)

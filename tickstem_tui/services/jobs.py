@@ -63,7 +63,7 @@ class JobService:
                 spec = parse_spec(data, base=existing.spec)
                 if spec == existing.spec:
                     return existing, False, False
-                job = replace(existing, spec=spec, updated_at=now)
+                job = self._planned(replace(existing, spec=spec, updated_at=now), existing)
                 created = False
             else:
                 spec = parse_spec(data)
@@ -78,8 +78,8 @@ class JobService:
                     created_at=now,
                     updated_at=now,
                 )
+                job = self._planned(job)
                 created = True
-            job = self._planned(job)
             save_job_sync(conn, job)
             return job, created, True
 
@@ -110,7 +110,7 @@ class JobService:
             job = replace(current, spec=spec, updated_at=now)
             if status is not None:
                 job = _with_status(job, status)
-            job = self._planned(job)
+            job = self._planned(job, current)
             save_job_sync(conn, job)
             return job
 
@@ -149,10 +149,29 @@ class JobService:
         job = await self.get(account_id, job_id)
         return await self._executor.start_execution(job, self._clock.now(), manual=True)
 
-    def _planned(self, job: Job) -> Job:
+    def _planned(self, job: Job, before: Job | None = None) -> Job:
         # Planned from the moment the change is stamped with (updated_at): the scheduler's load trusts
         # stored plans only while the clock is past every stored time.
+        if before is not None and _plan_still_holds(before, job):
+            return job  # replace() carried the stored next run over; computing it costs ~30 us
         return replace(job, next_run_at=next_fire(job, job.updated_at))
+
+
+def _plan_still_holds(before: Job, after: Job) -> bool:
+    """True if `before`'s stored next run is also `after`'s: the first fire time after `after.updated_at`.
+
+    It was computed from the same schedule at a moment no later than now (the job's last change or
+    run), and it is still ahead, so no fire time lies between that moment and it, nor between now and it.
+    """
+    planned = before.next_run_at
+    computed_by = max(before.updated_at, before.last_run_at or before.updated_at)
+    return (
+        planned is not None
+        and after.next_run_at == planned
+        and after.spec.schedule == before.spec.schedule
+        and after.status is before.status
+        and computed_by <= after.updated_at < planned
+    )
 
 
 def _with_status(job: Job, status: JobStatus) -> Job:
