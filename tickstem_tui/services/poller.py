@@ -142,8 +142,10 @@ class Poller:
     async def load(self) -> None:
         """Pick up every checked monitor from the store; overdue ones are checked at once."""
         now = self._clock.now()
-        for monitor in await self._repo.checked():
+        for row in await self._repo.checked():
+            monitor = row.value
             self.track(replace(monitor, next_check_at=monitor.next_check_at or now))
+            self._known[monitor.id] = row  # as stored: the first check need not read it again
 
     # -- the loop --------------------------------------------------------------------------------
     async def run(self) -> None:

@@ -250,12 +250,12 @@ class MonitorRepository:
         )
         return [row_to_monitor(row) for row in rows]
 
-    async def checked(self) -> list[Monitor]:
-        """Every monitor the poller should follow (active or failing), earliest due first."""
+    async def checked(self) -> list[Versioned[Monitor]]:
+        """Every monitor the poller should follow (active or failing), earliest due first, with row versions."""
         rows = await self._db.fetch_all(
             "SELECT * FROM monitors WHERE status != 'paused' ORDER BY next_check_at IS NULL, next_check_at, id"
         )
-        return [row_to_monitor(row) for row in rows]
+        return [Versioned(row_to_monitor(row), row["version"]) for row in rows]
 
     async def checks(self, monitor_id: str, limit: int, offset: int) -> list[MonitorCheck]:
         rows = await self._db.fetch_all(
