@@ -229,12 +229,6 @@ class JobRepository:
         row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return None if row is None else row_to_job(row)
 
-    async def by_name(self, account_id: str, name: str) -> Job | None:
-        row = await self._db.fetch_one(
-            "SELECT * FROM jobs WHERE account_id = ? AND name = ?", (account_id, name), quick=True
-        )
-        return None if row is None else row_to_job(row)
-
     async def for_account(self, account_id: str) -> list[Job]:
         rows = await self._db.fetch_all(
             "SELECT * FROM jobs WHERE account_id = ? ORDER BY created_at, id", (account_id,)
