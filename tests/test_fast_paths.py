@@ -222,6 +222,35 @@ async def test_a_plan_computed_before_an_edit_never_overwrites_the_edit(
     assert (await jobs.get(owner(fake_runtime), kept)).next_run_at == stale
 
 
+async def test_an_edit_writes_only_the_columns_it_changes_and_all_of_them(
+    runtime: Runtime, endpoint: RecordingEndpoint
+) -> None:
+    jobs = runtime.services.jobs
+    job_id = await register(runtime, name="nightly", schedule="0 3 * * *", endpoint=endpoint.url)
+
+    def sql(statement: str) -> list[Any]:  # another connection, off the loop (the runtime's writer runs on it)
+        with closing(sqlite3.connect(runtime.settings.db_path, isolation_level=None)) as conn:
+            return conn.execute(statement).fetchall()
+
+    # Counts every write that assigns the row's identity columns (the full upsert assigns them all).
+    await asyncio.to_thread(sql, "CREATE TABLE identity_writes (n INTEGER)")
+    await asyncio.to_thread(
+        sql,
+        "CREATE TRIGGER count_identity AFTER UPDATE OF name, account_id ON jobs "
+        "BEGIN INSERT INTO identity_writes VALUES (1); END",
+    )
+    identity_writes = "SELECT COUNT(*) FROM identity_writes"
+    await jobs.register(owner(runtime), {"name": "nightly", "description": "d2", "headers": {"X-A": "1"}})
+    await jobs.update(owner(runtime), job_id, {"schedule": "15 4 * * *", "timeout_secs": 7, "status": "paused"})
+    assert await asyncio.to_thread(sql, identity_writes) == [(0,)]
+    await jobs.update(owner(runtime), job_id, {"name": "nightly-renamed"})
+    assert await asyncio.to_thread(sql, identity_writes) == [(1,)]
+    stored = await jobs.get(owner(runtime), job_id)
+    assert stored.spec.name == "nightly-renamed" and stored.spec.description == "d2"
+    assert stored.spec.headers == {"X-A": "1"} and stored.spec.schedule == "15 4 * * *"
+    assert stored.spec.timeout_secs == 7 and stored.status.value == "paused" and stored.next_run_at is None
+
+
 # -- answers kept until the data changes, reads on the loop's thread ------------------------------------
 async def test_cached_job_answers_follow_every_change_wherever_it_is_committed(
     runtime: Runtime, endpoint: RecordingEndpoint

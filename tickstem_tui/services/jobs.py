@@ -80,7 +80,7 @@ class JobService:
                 )
                 job = self._planned(job)
                 created = True
-            save_job_sync(conn, job)
+            save_job_sync(conn, job, existing)
             return job, created, True
 
         job, created, changed = await self._db.write_sync(run, quick=True)
@@ -111,7 +111,7 @@ class JobService:
             if status is not None:
                 job = _with_status(job, status)
             job = self._planned(job, current)
-            save_job_sync(conn, job)
+            save_job_sync(conn, job, current)
             return job
 
         job = await self._db.write_sync(run, quick=True)
