@@ -180,9 +180,12 @@ async def console_run(samples: int) -> dict[str, list[float]]:
                 started = time.perf_counter()
                 await until(lambda: app.model.loaded)
                 add("console start: model loaded", time.perf_counter() - started)
+                await until(lambda: app.screens_prepared)
+                add("console start: every screen built", time.perf_counter() - started)
                 await render(pilot)
 
-                # Screen switches: the first visit composes the screen, later ones only diff the model.
+                # Screen switches: the first visit shows a screen built behind the first one (its first
+                # sync and paint), later ones only diff the model.
                 jobs_ids = list(app.model.jobs)
                 monitor_ids = list(app.model.monitors)
                 heartbeat_ids = list(app.model.heartbeats)
@@ -360,7 +363,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if "burst" in name:
             target = TARGETS["1,000 cell updates"]
         p95 = percentile(values, 95)
-        met = "" if target is None or "setup" in name or "first visit" in name else ("yes" if p95 <= target else "NO")
+        met = "" if target is None or "setup" in name else ("yes" if p95 <= target else "NO")
         console_lines.append(
             [
                 name,

@@ -25,6 +25,22 @@ async def test_enter_on_a_problem_opens_its_screen_on_that_row() -> None:
         assert column(screen.main, screen.main.cursor_key or "", "name") == "payments"
 
 
+async def test_every_screen_is_built_behind_the_first_and_a_first_visit_only_switches() -> None:
+    app = SampleConsole()
+    async with app.run_test(size=SCREEN_SIZE) as pilot:
+        await settle_app(pilot)
+        await until(pilot, lambda: app.screens_prepared)
+        assert app.current_mode == "overview"
+        built = {mode: app._screen_stacks[mode][0] for mode in app.MODES}
+        assert all(screen.is_mounted for screen in built.values())
+        for key, mode in (("2", "jobs"), ("3", "monitors"), ("4", "heartbeats")):
+            await pilot.press(key)
+            await until(pilot, lambda m=mode: app.current_mode == m)  # type: ignore[misc]
+            screen = app.screen
+            assert screen is built[mode] and isinstance(screen, EntityScreen)
+            assert screen.main.row_count == len(getattr(app.model, mode))
+
+
 async def test_enter_shows_details_and_history_pages_back_and_forth() -> None:
     app = SampleConsole()
     async with app.run_test(size=SCREEN_SIZE) as pilot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path, PurePath
@@ -72,6 +73,8 @@ class TickstemApp(App[None]):
         self.reveal_key = reveal_key
         """Show the key at once (the first start, when it was just created and cannot be shown again)."""
         self._server_url = server_url
+        self.screens_prepared = False
+        """Every mode's screen is built (see `_prepare_screens`)."""
         self.services: Services
         self.model: ConsoleModel
         self.bridge: Bridge
@@ -111,9 +114,27 @@ class TickstemApp(App[None]):
             log.exception("loading the console's data failed")
             self.notify("Could not load the data; details are in the log file.", severity="error")
         self.push_to_screens(None)
+        await self._prepare_screens()
         # With a large account the heap holds a few hundred thousand long-lived objects; each full
         # collection walked them all and stalled the loop for ~90 ms (the slowest key presses).
         self.call_after_refresh(heap.settle)
+
+    async def _prepare_screens(self) -> None:
+        """Build every mode's screen now, one per loop turn, so that a first visit is only a switch.
+
+        Textual builds a mode's screen, and applies the whole stylesheet again, the first time it is shown:
+        55-85 ms with a large account, over the 50 ms a key may take. Done here, behind the first screen,
+        a key pressed meanwhile waits for at most one screen. `_init_mode` is Textual's own first step of
+        `switch_mode` (there is no public way to build a mode without showing it).
+        """
+        try:
+            for mode in self.MODES:
+                if mode not in self._screen_stacks:
+                    await self._init_mode(mode)
+                    await asyncio.sleep(0)
+        except Exception:
+            log.exception("building the screens ahead failed; each is built when first shown instead")
+        self.screens_prepared = True
 
     def _refresh_uptime(self) -> None:
         self.run_worker(self._uptime(), group="model", exit_on_error=False)
