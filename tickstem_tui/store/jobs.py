@@ -69,7 +69,7 @@ def _job_params(job: Job) -> tuple[object, ...]:
         spec.schedule,
         spec.endpoint,
         spec.method,
-        json.dumps(spec.headers),
+        json.dumps(spec.headers) if spec.headers else "{}",  # most jobs: no extra headers
         spec.timeout_secs,
         spec.retries,
         job.status.value,
