@@ -193,6 +193,7 @@ VALID = {"name": "ok", "schedule": "@daily", "endpoint": "http://127.0.0.1:9/x"}
         ("POST", "/v1/jobs", {**VALID, "schedule": 5}, 422, "invalid cron expression"),
         ("POST", "/v1/jobs", {**VALID, "endpoint": "ftp://example.test/x"}, 422, "endpoint must be an http"),
         ("POST", "/v1/jobs", {**VALID, "endpoint": "http://"}, 422, "endpoint must be an http"),
+        ("POST", "/v1/jobs", {**VALID, "endpoint": "http://example.test:99999/x"}, 422, "endpoint has an invalid port"),
         ("POST", "/v1/jobs", {**VALID, "method": "FETCH"}, 422, "method must be one of"),
         ("POST", "/v1/jobs", {**VALID, "timeout_secs": "30"}, 422, "timeout_secs must be an integer"),
         ("POST", "/v1/jobs", {**VALID, "timeout_secs": 1.5}, 422, "timeout_secs must be an integer"),

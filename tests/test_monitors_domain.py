@@ -32,6 +32,7 @@ from tickstem_tui.domain.monitors import (
     window_start,
     with_status,
 )
+from tickstem_tui.domain.validation import check_http_url
 
 NOW = utc(2026, 5, 1, 12, 30)
 BASE = {"name": "api", "url": "https://example.com/health"}
@@ -293,3 +294,10 @@ def test_a_certificate_warning_is_an_alert_of_its_own() -> None:
     assert alert is not None and alert.direction is Direction.WARNING
     assert alert.title == "Monitor “m”: TLS certificate expires in 12 days (2026-05-13 12:30 UTC)"
     assert alert.text == alert.title
+
+
+def test_url_checks_name_the_field_every_time_even_for_a_url_seen_before() -> None:
+    for key in ("endpoint", "url", "endpoint"):
+        with pytest.raises(ValidationError, match=f"^{key} has an invalid port$"):
+            check_http_url(key, "http://example.test:99999/x")
+        assert check_http_url(key, " https://example.test/ok ") == "https://example.test/ok"
