@@ -156,10 +156,20 @@ async def test_pings_of_one_heartbeat_in_one_batch_each_see_the_last(rt: Runtime
     service = rt.services.heartbeats
     hb = await service.create(owner, {"name": "burst"})
     await service.ping(hb.token)
-    # Twenty failure reports gathered at once share batches: all but the first of a batch find the
-    # remembered row out of date (the first raised its version) and read it instead. Each changes the
-    # row (its output), none is lost, none fails, and the row ends as the last one left it.
-    results = await asyncio.gather(*(service.ping(hb.token, kind=PingKind.FAIL, output=f"run {n}") for n in range(20)))
+    # Twenty failure reports gathered at once share batches: each starts from the row as the ping before
+    # it in the same transaction left it, so none reads the row again. Each changes the row (its output),
+    # none is lost, none fails, and the row ends as the last one left it.
+    statements: list[str] = []
+    rt.db._writer_connection.set_trace_callback(statements.append)  # the writer's own statements
+    try:
+        results = await asyncio.gather(
+            *(service.ping(hb.token, kind=PingKind.FAIL, output=f"run {n}") for n in range(20))
+        )
+    finally:
+        rt.db._writer_connection.set_trace_callback(None)
+    # A compare-and-set that failed would have read the row again.
+    assert [s for s in statements if s.startswith("SELECT") and "FROM heartbeats" in s] == []
+    assert sum(s.startswith("INSERT INTO heartbeat_pings") for s in statements) == 20
     assert [r.heartbeat.last_failure_output for r in results] == [f"run {n}" for n in range(20)]
     assert await service.repo.ping_count(hb.id) == 21
     assert await rt.db.fetch_value("SELECT version FROM heartbeats WHERE id = ?", (hb.id,)) == 21
@@ -242,6 +252,55 @@ async def test_quick_writes_commit_on_the_loop_thread_and_still_fail_alone(tmp_p
         threads.clear()
         await db.write_sync(where)
         assert threads and threading.get_ident() not in threads
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("quick", [True, False])
+async def test_after_commit_runs_once_for_each_committed_write_and_never_for_one_undone(
+    tmp_path: Path, quick: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = await Database.open(tmp_path / "hooks.sqlite3")
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+        published: list[int] = []
+        seen_in_memo: set[int] = set()
+
+        def insert(n: int) -> Callable[[sqlite3.Connection], int]:
+            def run(conn: sqlite3.Connection) -> int:
+                transaction = db.transaction
+                seen_in_memo.update(transaction.memo)
+                transaction.memo[n] = True
+                transaction.after_commit(lambda: published.append(n))
+                conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+                if n % 10 == 3:
+                    raise NotFound(f"no {n}")
+                return n
+
+            return run
+
+        results = await asyncio.gather(
+            *(db.write_sync(insert(n), quick=quick) for n in range(12)), return_exceptions=True
+        )
+        assert [r for r in results if isinstance(r, NotFound)] == [results[3]]
+        # The failed write (and, on the loop's thread, the whole first attempt of its batch) was undone:
+        # what each registered runs only for the writes that were committed, once each, in order.
+        assert published == [n for n in range(12) if n != 3]
+        assert 0 in seen_in_memo  # later writes of a batch saw what earlier ones left
+
+        # A batch that fails as a whole (the lock held elsewhere past the wait) publishes nothing.
+        monkeypatch.setattr(database, "BUSY_WAIT_SECS", 0.2)
+        other = sqlite3.connect(db.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sqlite3.OperationalError):
+                await db.write_sync(insert(50), quick=quick)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert published == [n for n in range(12) if n != 3]
+        assert await db.write_sync(insert(51), quick=quick) == 51
+        assert published[-1] == 51
     finally:
         await db.close()
 

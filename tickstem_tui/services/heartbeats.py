@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, NamedTuple
 
 from tickstem_tui.clock import Clock
@@ -246,7 +247,7 @@ class HeartbeatService:
         output = clip_output(output)
         user_agent = clip_user_agent(user_agent)
         lookup = (where, key)
-        known = self._pinged.get(lookup)
+        memo_key = ("pinged", where, key)
 
         def apply(conn: sqlite3.Connection, row: Versioned[Heartbeat], read_here: bool) -> _Pinged | None:
             """The ping against `row`; None when `row` is a remembered one that is no longer current."""
@@ -281,21 +282,26 @@ class HeartbeatService:
             return _Pinged(current, transition, Versioned(transition.heartbeat, version))
 
         def run(conn: sqlite3.Connection) -> _Pinged:
-            if known is not None and (pinged := apply(conn, known, read_here=False)) is not None:
-                return pinged
-            row = fetch_versioned(conn, where, (key,))
-            if row is None:
-                raise NotFound(HEARTBEAT_NOT_FOUND)
-            pinged = apply(conn, row, read_here=True)
-            assert pinged is not None
+            # Start from the row as this transaction last wrote it (pings of one heartbeat often share a
+            # batch), else as last committed; the compare-and-set proves either still current.
+            transaction = self._db.transaction
+            known = transaction.memo.get(memo_key) or self._pinged.get(lookup)
+            pinged = apply(conn, known, read_here=False) if known is not None else None
+            if pinged is None:
+                row = fetch_versioned(conn, where, (key,))
+                if row is None:
+                    raise NotFound(HEARTBEAT_NOT_FOUND)
+                pinged = apply(conn, row, read_here=True)
+                assert pinged is not None
+            transaction.memo[memo_key] = pinged.committed
+            transaction.after_commit(partial(self._pinged.put, lookup, pinged.committed))
             return pinged
 
         try:
-            current, transition, committed = await self._db.write_sync(run, quick=True)
+            current, transition, _ = await self._db.write_sync(run, quick=True)
         except NotFound:
             self._pinged.discard(lookup)
             raise
-        self._pinged.put(lookup, committed)
         after = transition.heartbeat
         self._bus.publish(PingReceived(after.account_id, after.id, kind.value, after.status, self._clock.now()))
         if (flip := flipped(current, transition)) is not None:

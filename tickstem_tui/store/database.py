@@ -55,6 +55,40 @@ def update_at_version(conn: sqlite3.Connection, sql: str, values: tuple[object, 
     return conn.execute(sql, (*values, row.value.id, row.version)).rowcount == 1
 
 
+class Transaction:
+    """One write transaction: what its write functions tell each other, and what runs once it is committed.
+
+    A function that remembers a row it wrote for later callers (a cache of committed rows) must not publish
+    it before the commit: `after_commit` does that, and nothing registered by a transaction that rolls
+    back ever runs. `memo` carries uncommitted rows between the functions of the same transaction.
+    """
+
+    __slots__ = ("_after_commit", "memo")
+
+    def __init__(self) -> None:
+        self.memo: dict[Any, Any] = {}
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._after_commit.append(fn)
+
+    def mark(self) -> int:
+        return len(self._after_commit)
+
+    def undo_to(self, mark: int) -> None:
+        """A write rolled back to its savepoint: drop what it registered (and the memo, which is only a shortcut)."""
+        del self._after_commit[mark:]
+        self.memo.clear()
+
+    def committed(self) -> None:
+        for fn in self._after_commit:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit callback failed")
+        self._after_commit.clear()
+
+
 @dataclass(slots=True)
 class _WriteRequest:
     fn: WriteFn[Any] | None
@@ -65,16 +99,20 @@ class _WriteRequest:
     """The caller promises `sync_fn` is a few indexed statements: it may run on the loop's thread."""
 
 
-def _each_in_savepoint(conn: sqlite3.Connection, fns: list[SyncWriteFn[Any]]) -> list[tuple[bool, Any]]:
+def _each_in_savepoint(
+    conn: sqlite3.Connection, fns: list[SyncWriteFn[Any]], transaction: Transaction
+) -> list[tuple[bool, Any]]:
     """Each function in its own savepoint, so that one failing undoes only itself."""
     outcomes: list[tuple[bool, Any]] = []
     for fn in fns:
         conn.execute("SAVEPOINT w")
+        mark = transaction.mark()
         try:
             outcomes.append((True, fn(conn)))
         except Exception as exc:
             outcomes.append((False, exc))
             conn.execute("ROLLBACK TO w")
+            transaction.undo_to(mark)
         conn.execute("RELEASE w")
     return outcomes
 
@@ -123,11 +161,13 @@ def _rolled_back_on_error(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _transaction_on_thread(conn: sqlite3.Connection, fns: list[SyncWriteFn[Any]]) -> list[tuple[bool, Any]]:
+def _transaction_on_thread(
+    conn: sqlite3.Connection, fns: list[SyncWriteFn[Any]], transaction: Transaction
+) -> list[tuple[bool, Any]]:
     """A whole batch of plain functions, BEGIN to COMMIT, in one thread hop."""
     _begin_waiting(conn)
     with _rolled_back_on_error(conn):
-        outcomes = _each_in_savepoint(conn, fns)
+        outcomes = _each_in_savepoint(conn, fns, transaction)
         conn.execute("COMMIT")
     return outcomes
 
@@ -174,6 +214,7 @@ class Database:
         self._queue: asyncio.Queue[_WriteRequest | object] = asyncio.Queue(QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
         self._side_checkpoint: asyncio.Task[None] | None = None
+        self._transaction = Transaction()
         self._wrote_since_checkpoint = False
         self._last_checkpoint = time.monotonic()
         self.batches = 0
@@ -263,6 +304,15 @@ class Database:
             return -1  # unknown: callers cache nothing under a negative version
 
     # -- writes ------------------------------------------------------------------------------
+    @property
+    def transaction(self) -> Transaction:
+        """The write transaction now open; only meaningful inside a write function."""
+        return self._transaction
+
+    def _new_transaction(self) -> Transaction:
+        self._transaction = Transaction()
+        return self._transaction
+
     async def write(self, fn: WriteFn[T]) -> T:
         """Run `fn` on the write connection inside a transaction; return after it is committed."""
         if self._task is None or self._task.done():
@@ -384,11 +434,13 @@ class Database:
                 quick = all(request.quick for request in batch)  # the write loop slices these to MAX_QUICK_BATCH
                 outcomes = self._commit_here(fns) if quick else None
                 if outcomes is None:
-                    outcomes = await self._on_thread(_transaction_on_thread, fns)
+                    outcomes = await self._on_thread(_transaction_on_thread, fns, self._new_transaction())
             else:
+                self._new_transaction()
                 await self._on_thread(_begin_waiting)
                 outcomes = await self._run_mixed(batch)
                 await conn.execute("COMMIT")
+            self._transaction.committed()
         except Exception as exc:
             log.exception("write batch of %d failed", len(batch))
             with contextlib.suppress(Exception):
@@ -412,6 +464,7 @@ class Database:
         conn = self._writer_connection
         if not _begin_now(conn):
             return None
+        self._new_transaction()
         with _rolled_back_on_error(conn):
             try:
                 # Optimistic: no savepoint per write (two statements each, as many as a ping's own).
@@ -421,7 +474,7 @@ class Database:
                 conn.execute("ROLLBACK")
                 if not _begin_now(conn):
                     return None
-                outcomes = _each_in_savepoint(conn, fns)
+                outcomes = _each_in_savepoint(conn, fns, self._new_transaction())
             conn.execute("COMMIT")
         self.quick_batches += 1
         return outcomes
@@ -444,7 +497,9 @@ class Database:
                 end = index
                 while end < len(batch) and batch[end].sync_fn is not None:
                     end += 1
-                outcomes.extend(await self._on_thread(_each_in_savepoint, _sync_fns(batch[index:end])))
+                outcomes.extend(
+                    await self._on_thread(_each_in_savepoint, _sync_fns(batch[index:end]), self._transaction)
+                )
                 index = end
                 continue
             index += 1
@@ -455,15 +510,18 @@ class Database:
                 except Exception as exc:
                     outcomes.append((False, exc))
                     await conn.execute("ROLLBACK")
+                    self._new_transaction()
                     await self._on_thread(_begin_waiting)
                 continue
             # Each write in a shared batch gets a savepoint, so one failure cannot undo the others.
             await conn.execute("SAVEPOINT w")
+            mark = self._transaction.mark()
             try:
                 outcomes.append((True, await request.fn(conn)))
             except Exception as exc:
                 outcomes.append((False, exc))
                 await conn.execute("ROLLBACK TO w")
+                self._transaction.undo_to(mark)
             await conn.execute("RELEASE w")
         return outcomes
 
