@@ -1,8 +1,10 @@
 """Run every issue-7 benchmark, each in its own process, then print one summary of the targets.
 
-Run: python -m tests.bench [--quick] [--only pings scheduler ...] [--json bench-results/all.json]
+Run: python -m tests.bench [--quick | --smoke] [--only pings scheduler ...] [--json bench-results/all.json]
 
---quick runs fewer and shorter repetitions (a few minutes in all); without it expect ~15-20 minutes.
+--quick runs fewer and shorter repetitions (a few minutes in all); without it expect ~15 minutes.
+--smoke cuts every size down to take each step once (about a minute; the test suite runs it to prove the
+benchmarks still work; its figures mean nothing). Alone: TICKSTEM_BENCH_SMOKE=1 python -m tests.bench.NAME.
 Each benchmark is also runnable on its own: python -m tests.bench.NAME --help.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,7 @@ BENCHMARKS = ["startup", "rest_api", "pings", "scheduler", "poller", "tui"]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (a few minutes in all)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, every step once (figures mean nothing)")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run just these")
     parser.add_argument("--json", help="write every figure and the summary to this file")
     args = parser.parse_args()
@@ -49,7 +53,9 @@ def main() -> int:
             print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
             started = time.perf_counter()
             try:
-                code = subprocess.run(command, timeout=900 if args.quick else 3600, check=False).returncode
+                env = {**os.environ, "TICKSTEM_BENCH_SMOKE": "1"} if args.smoke else None
+                timeout = 300 if args.smoke else 900 if args.quick else 3600
+                code = subprocess.run(command, timeout=timeout, check=False, env=env).returncode
             except subprocess.TimeoutExpired:
                 code = -1
             elapsed = time.perf_counter() - started
@@ -67,13 +73,18 @@ def main() -> int:
             wanted = f"{target['op']} {fmt(target['limit'])} {target.get('unit', '')}".strip()
             rows.append([name, target["target"], measured, wanted, "met" if target["met"] else "MISSED"])
     title = "Summary of targets (each measured against its baseline in the same run)"
+    if args.smoke:
+        title += ": SMOKE RUN, sizes cut down, the verdicts mean nothing"
     print_table(title, ["bench", "target", "measured", "wanted", "verdict"], rows)
     met = sum(row[-1] == "met" for row in rows)
     print(f"\n  {met} of {len(rows)} targets met; benchmarks failed: {', '.join(failed) or 'none'}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(
-            json.dumps({"machine": facts, "quick": args.quick, "failed": failed, "results": results}, indent=2)
+            json.dumps(
+                {"machine": facts, "quick": args.quick, "smoke": args.smoke, "failed": failed, "results": results},
+                indent=2,
+            )
         )
     return 1 if failed else 0
 

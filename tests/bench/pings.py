@@ -33,9 +33,11 @@ import aiohttp
 
 from tests.bench._common import (
     BENCH_KEY,
+    SMOKE,
     Serve,
     Targets,
     bench_arguments,
+    full_or_smoke,
     median,
     median_of,
     print_table,
@@ -44,7 +46,7 @@ from tests.bench._common import (
     wrk_script,
 )
 
-HEARTBEATS = 100
+HEARTBEATS = full_or_smoke(100, 20)
 LOADGEN = Path(__file__).with_name("_loadgen.py")
 SERVER_SETTINGS = {"rate_limit_ping": "0", "rate_limit_api": "0", "max_pings_per_heartbeat": "100000000"}
 ENDPOINTS = ("no-op /healthz", "CronSafe GET /ping/{slug}", "Tickstem POST /v1/heartbeats/{token}/ping")
@@ -150,9 +152,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="length of each closed-loop run (default 8, quick 3)")
     parser.add_argument("--rate", type=float, default=950.0, help="paced request rate (default 950/s)")
     args = parser.parse_args()
-    runs = args.runs or 3
-    seconds = args.seconds or (3.0 if args.quick else 8.0)
-    paced_secs = 4.0 if args.quick else 10.0
+    runs = args.runs or (1 if SMOKE else 3)
+    seconds = args.seconds or (1.0 if SMOKE else 3.0 if args.quick else 8.0)
+    paced_secs = 1.0 if SMOKE else 4.0 if args.quick else 10.0
     closed: dict[tuple[str, int], list[dict[str, Any]]] = {}
     paced: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pings-") as tmp:
@@ -180,7 +182,7 @@ def main() -> None:
                 name: [_responsiveness(server.url, scripts[name], paced_secs, folder) for _ in range(runs)]
                 for name in ENDPOINTS[:2]
             }
-            crash = _crash(server, tokens, slugs, 2.0 if args.quick else 4.0, folder)
+            crash = _crash(server, tokens, slugs, 1.0 if SMOKE else 2.0 if args.quick else 4.0, folder)
         finally:
             server.close()
 

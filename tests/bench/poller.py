@@ -27,9 +27,11 @@ from typing import Any
 import aiosqlite
 
 from tests.bench._common import (
+    SMOKE,
     LocalTarget,
     Targets,
     bench_arguments,
+    full_or_smoke,
     median,
     percentile,
     print_table,
@@ -45,9 +47,9 @@ from tickstem_tui.runtime import Runtime
 from tickstem_tui.services.poller import CHECK_HEADERS
 from tickstem_tui.store.monitors import save_monitor
 
-MONITORS = 1_000
-INTERVAL = 30
-IN_FLIGHT = 1_000
+MONITORS = full_or_smoke(1_000, 50)
+INTERVAL = full_or_smoke(30, 2)
+IN_FLIGHT = full_or_smoke(1_000, 50)
 
 
 async def add_monitors(runtime: Runtime, url: str, count: int, interval: int, first: datetime, spread: float) -> None:
@@ -116,7 +118,7 @@ async def single_check_baseline(runtime: Runtime, url: str, count: int) -> list[
 async def steady(db_path: Path, url: str, warmup: float, window: float) -> dict[str, Any]:
     settings = Settings(port=0, db_path=db_path, desktop_notifications=False)
     async with Runtime(settings, serve_http=False) as runtime:
-        baseline = await single_check_baseline(runtime, url, 200)
+        baseline = await single_check_baseline(runtime, url, full_or_smoke(200, 20))
         checks = Checks()
         runtime.bus.subscribe(checks)
         first = runtime.clock.now() + timedelta(seconds=1)
@@ -180,9 +182,9 @@ async def peak(db_path: Path, url: str, count: int) -> dict[str, Any]:
 def main() -> None:
     parser = bench_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
-    runs = args.runs or 3
-    burst = 2_000 if args.quick else 5_000
-    warmup, window = (5.0, 35.0) if args.quick else (30.0, 90.0)
+    runs = args.runs or (1 if SMOKE else 3)
+    burst = 200 if SMOKE else 2_000 if args.quick else 5_000
+    warmup, window = (1.0, 3.0) if SMOKE else (5.0, 35.0) if args.quick else (30.0, 90.0)
     target = LocalTarget()
     peaks: list[dict[str, Any]] = []
     raw_close: list[float] = []

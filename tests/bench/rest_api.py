@@ -25,9 +25,11 @@ import aiohttp
 
 from tests.bench._common import (
     BENCH_KEY,
+    SMOKE,
     Serve,
     Targets,
     bench_arguments,
+    full_or_smoke,
     median,
     median_of,
     print_table,
@@ -41,6 +43,8 @@ AUTH = f"Authorization: Bearer {BENCH_KEY}"
 UPSERT = "POST /v1/jobs (upsert, a change)"
 REREGISTER = "POST /v1/jobs (again, unchanged)"
 CONNECTIONS = 8
+LARGE = full_or_smoke(1000, 200)
+"""Jobs stored for the second list figure."""
 
 
 def job_body(n: int, schedule: str, description: str = "benchmark job") -> dict[str, Any]:
@@ -67,10 +71,10 @@ def main() -> None:
     parser = bench_arguments(__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, help="length of each run (default 5, quick 2)")
     args = parser.parse_args()
-    runs = args.runs or 3
-    seconds = args.seconds or (2.0 if args.quick else 5.0)
-    schedules = distinct_schedules(1000, datetime.now(UTC))
-    bodies = [job_body(n, schedules[n]) for n in range(1000)]
+    runs = args.runs or (1 if SMOKE else 3)
+    seconds = args.seconds or (1.0 if SMOKE else 2.0 if args.quick else 5.0)
+    schedules = distinct_schedules(LARGE, datetime.now(UTC))
+    bodies = [job_body(n, schedules[n]) for n in range(LARGE)]
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         folder = Path(tmp)

@@ -29,9 +29,11 @@ import aiosqlite
 from cronsim import CronSim
 
 from tests.bench._common import (
+    SMOKE,
     LocalTarget,
     Targets,
     bench_arguments,
+    full_or_smoke,
     median,
     percentile,
     print_table,
@@ -50,8 +52,9 @@ from tickstem_tui.services.scheduler import Scheduler, next_fire
 from tickstem_tui.store.database import Database
 from tickstem_tui.store.jobs import JobRepository, save_job
 
-JOBS = 10_000
-IN_FLIGHT = 1_000
+JOBS = full_or_smoke(10_000, 200)
+IN_FLIGHT = full_or_smoke(1_000, 50)
+SPREAD_SECS = full_or_smoke(60.0, 2.0)
 
 
 def distinct_schedules(count: int, now: datetime) -> list[str]:
@@ -204,7 +207,7 @@ async def scenarios(
             instant.append(await fire(runtime, jobs, target, watch, 0.0))
             print(f"  instant run {run + 1}/{runs} done", file=sys.stderr, flush=True)
         for run in range(spread_runs):
-            spread.append(await fire(runtime, jobs, target, watch, 60.0))
+            spread.append(await fire(runtime, jobs, target, watch, SPREAD_SECS))
             print(f"  spread run {run + 1}/{spread_runs} done", file=sys.stderr, flush=True)
         await runtime.executor.wait_idle()
         await asyncio.sleep(2)
@@ -215,9 +218,9 @@ async def scenarios(
 def main() -> None:
     parser = bench_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
-    runs = args.runs or 3
+    runs = args.runs or (1 if SMOKE else 3)
     spread_runs = 1 if args.quick else runs
-    idle_secs = 5.0 if args.quick else 15.0
+    idle_secs = 1.0 if SMOKE else 5.0 if args.quick else 15.0
     target = LocalTarget()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-scheduler-") as tmp:
@@ -249,7 +252,7 @@ def main() -> None:
         return median(values)
 
     table = []
-    for name, rows in (("all at one instant", result["instant"]), ("spread over 60 s", result["spread"])):
+    for name, rows in (("all at one instant", result["instant"]), (f"spread over {SPREAD_SECS:g} s", result["spread"])):
         for what, key in (
             ("scheduler wake-up", "wake_ms"),
             ("run recorded, call launched", "started_ms"),

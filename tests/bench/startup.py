@@ -22,10 +22,12 @@ from pathlib import Path
 import tickstem_tui
 from tests.bench._common import (
     BENCH_KEY,
+    SMOKE,
     Targets,
     bench_arguments,
     bench_env,
     free_port,
+    full_or_smoke,
     median,
     print_table,
     serve_command,
@@ -33,7 +35,7 @@ from tests.bench._common import (
 )
 from tests.bench.scheduler import seed
 
-JOBS = 10_000
+JOBS = full_or_smoke(10_000, 200)
 
 
 def first_200(db: Path, home: Path, path: str) -> float:
@@ -78,7 +80,7 @@ def bare_interpreter() -> float:
 def main() -> None:
     parser = bench_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
-    runs = args.runs or (3 if args.quick else 5)
+    runs = args.runs or (1 if SMOKE else 3 if args.quick else 5)
     full: list[float] = []
     empty: list[float] = []
     bare: list[float] = []

@@ -28,7 +28,7 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from tests.bench._common import median, percentile, print_table, write_json
+from tests.bench._common import Targets, full_or_smoke, median, percentile, print_table, write_json
 from tickstem_tui.clock import FakeClock
 from tickstem_tui.config import Settings
 from tickstem_tui.domain.events import ExecutionFinished
@@ -42,8 +42,10 @@ from tickstem_tui.tui.screens.jobs import JobsScreen
 from tickstem_tui.tui.widgets.virtual_table import Cell, Column, Styled, VirtualTable, cell_text
 
 SIZE = (120, 40)
-ROWS = 10_000
+ROWS = full_or_smoke(10_000, 2_000)
 UPDATES = 1_000
+SMOKE_ACCOUNT = {"jobs": 120, "monitors": 120, "heartbeats": 20, "history": 3_000}
+"""The console's account in a smoke run (the full one: 1,000 jobs and monitors, 100,000 history rows)."""
 COLUMNS = (
     Column("name", "Name"),
     Column("schedule", "Schedule"),
@@ -53,6 +55,8 @@ COLUMNS = (
     Column("duration", "Duration", align="right"),
     Column("status", "Status"),
 )
+KEY_MEASUREMENTS = ("switch", "cursor", "filter")
+"""Console measurements held to the key-to-screen target."""
 TARGETS = {
     "first paint, 10,000 rows": 0.25,
     "1,000 cell updates": 0.100,
@@ -173,7 +177,7 @@ async def console_run(samples: int) -> dict[str, list[float]]:
         settings = Settings(port=0, db_path=Path(folder) / "bench.sqlite3", desktop_notifications=False)
         async with Runtime(settings, clock=FakeClock(NOW), serve_http=False) as runtime:
             started = time.perf_counter()
-            await seed_bulk(runtime.db, NOW)
+            await seed_bulk(runtime.db, NOW, **full_or_smoke({}, SMOKE_ACCOUNT))
             seeded = time.perf_counter() - started
             app = TickstemApp(runtime.services, server_url="http://127.0.0.1:8090", cursor_blink=False)
             async with app.run_test(size=SIZE) as pilot:
@@ -359,7 +363,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     )
     console_lines = []
     for name, values in console.items():
-        target = TARGETS["key to screen"] if ("switch" in name or "cursor" in name or "filter" in name) else None
+        target = TARGETS["key to screen"] if any(k in name for k in KEY_MEASUREMENTS) else None
         if "burst" in name:
             target = TARGETS["1,000 cell updates"]
         p95 = percentile(values, 95)
@@ -380,7 +384,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         ["measurement", "n", "median", "p95", "max", "target", "met"],
         console_lines,
     )
+    targets = Targets()
+    targets.check("10,000-row table first paint", median(paint["virtual"]) * 1000, "<=", 250, "ms")
+    targets.check("1,000 cell updates", median(updates["virtual"]) * 1000, "<=", 100, "ms")
+    keys = {name: percentile(v, 95) for name, v in console.items() if any(k in name for k in KEY_MEASUREMENTS)}
+    slowest = max(keys, key=keys.__getitem__)
+    targets.check(
+        f"key to screen p95, slowest of {len(keys)} ({slowest})",
+        keys[slowest] * 1000,
+        "<=",
+        TARGETS["key to screen"] * 1000,
+        "ms",
+    )
+    bursts = [percentile(v, 95) for name, v in console.items() if "burst" in name]
+    targets.check("burst of 1,000 updates shown p95", max(bursts) * 1000, "<=", 100, "ms")
+    targets.print()
     return {
+        "targets": targets.rows,
         "tables": {
             "rows": ROWS,
             "updates": UPDATES,
@@ -400,8 +420,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="table runs per widget (default 5)")
-    parser.add_argument("--samples", type=int, default=25, help="key presses per console measurement (default 25)")
+    parser.add_argument("--runs", type=int, default=full_or_smoke(5, 1), help="table runs per widget (default 5)")
+    parser.add_argument(
+        "--samples", type=int, default=full_or_smoke(25, 3), help="key presses per console measurement (default 25)"
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
     data = asyncio.run(main_async(args))
