@@ -19,6 +19,7 @@ from tickstem_tui.clock import FakeClock
 from tickstem_tui.domain.errors import Conflict, NotFound
 from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, PingKind
 from tickstem_tui.runtime import Runtime
+from tickstem_tui.services import heartbeats as heartbeat_service
 from tickstem_tui.store import database
 from tickstem_tui.store.database import Database, Versioned
 from tickstem_tui.store.heartbeats import PingedRows
@@ -151,25 +152,26 @@ async def test_pings_start_from_remembered_rows_but_never_from_stale_ones(rt: Ru
     assert await rt.db.fetch_value("SELECT COUNT(*) FROM heartbeat_pings") == 0
 
 
-async def test_pings_of_one_heartbeat_in_one_batch_each_see_the_last(rt: Runtime) -> None:
+async def test_pings_of_one_heartbeat_in_one_batch_each_see_the_last(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     owner = rt.services.accounts.owner_id
     service = rt.services.heartbeats
     hb = await service.create(owner, {"name": "burst"})
     await service.ping(hb.token)
     # Twenty failure reports gathered at once share batches: each starts from the row as the ping before
-    # it in the same transaction left it, so none reads the row again. Each changes the row (its output),
-    # none is lost, none fails, and the row ends as the last one left it.
-    statements: list[str] = []
-    rt.db._writer_connection.set_trace_callback(statements.append)  # the writer's own statements
-    try:
-        results = await asyncio.gather(
-            *(service.ping(hb.token, kind=PingKind.FAIL, output=f"run {n}") for n in range(20))
-        )
-    finally:
-        rt.db._writer_connection.set_trace_callback(None)
-    # A compare-and-set that failed would have read the row again.
-    assert [s for s in statements if s.startswith("SELECT") and "FROM heartbeats" in s] == []
-    assert sum(s.startswith("INSERT INTO heartbeat_pings") for s in statements) == 20
+    # it in the same transaction left it, so none reads the row again (a failed compare-and-set would).
+    # Each changes the row (its output), none is lost, none fails, and the row ends as the last one left it.
+    reads: list[tuple[object, ...]] = []
+    read_row = heartbeat_service.fetch_versioned
+
+    def counted(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> object:
+        reads.append(params)
+        return read_row(conn, where, params)
+
+    monkeypatch.setattr(heartbeat_service, "fetch_versioned", counted)
+    results = await asyncio.gather(*(service.ping(hb.token, kind=PingKind.FAIL, output=f"run {n}") for n in range(20)))
+    assert reads == []
     assert [r.heartbeat.last_failure_output for r in results] == [f"run {n}" for n in range(20)]
     assert await service.repo.ping_count(hb.id) == 21
     assert await rt.db.fetch_value("SELECT version FROM heartbeats WHERE id = ?", (hb.id,)) == 21
