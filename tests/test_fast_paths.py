@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,14 @@ import pytest
 from tests.conftest import API_KEY, RecordingEndpoint, eventually, make_settings
 from tickstem_tui.api.http import json_response
 from tickstem_tui.clock import FakeClock, utc
+from tickstem_tui.domain.heartbeats import Face, HeartbeatSpec, PingKind
 from tickstem_tui.domain.jobs import ExecutionStatus
 from tickstem_tui.domain.monitors import Monitor, MonitorSpec, MonitorStatus
 from tickstem_tui.domain.times import from_ms, rfc3339, to_ms
 from tickstem_tui.runtime import Runtime
 from tickstem_tui.services import scheduler as scheduler_module
 from tickstem_tui.services.scheduler import BURST, PLAN_SLICE
-from tickstem_tui.store.database import Database
+from tickstem_tui.store.database import Database, Versioned, update_changed_at_version
 
 
 def owner(rt: Runtime) -> str:
@@ -249,6 +251,60 @@ async def test_an_edit_writes_only_the_columns_it_changes_and_all_of_them(
     assert stored.spec.name == "nightly-renamed" and stored.spec.description == "d2"
     assert stored.spec.headers == {"X-A": "1"} and stored.spec.schedule == "15 4 * * *"
     assert stored.spec.timeout_secs == 7 and stored.status.value == "paused" and stored.next_run_at is None
+
+
+async def test_a_ping_writes_only_the_heartbeat_columns_it_changes(runtime: Runtime) -> None:
+    heartbeats = runtime.services.heartbeats
+    beat = await heartbeats.create_from_spec(owner(runtime), HeartbeatSpec(name="backup"), face=Face.CRONSAFE)
+    assert beat.slug is not None
+
+    def sql(statement: str) -> list[Any]:
+        with closing(sqlite3.connect(runtime.settings.db_path, isolation_level=None)) as conn:
+            return conn.execute(statement).fetchall()
+
+    await asyncio.to_thread(sql, "CREATE TABLE verdict_writes (n INTEGER)")
+    await asyncio.to_thread(
+        sql,
+        "CREATE TRIGGER count_verdicts AFTER UPDATE OF state, last_failure_output ON heartbeats "
+        "BEGIN INSERT INTO verdict_writes VALUES (1); END",
+    )
+    verdict_writes = "SELECT COUNT(*) FROM verdict_writes"
+    await heartbeats.ping_slug(beat.slug)  # new → up
+    assert await asyncio.to_thread(sql, verdict_writes) == [(1,)]
+    for _ in range(3):  # up stays up: only the ping time and the deadline are written
+        await heartbeats.ping_slug(beat.slug)
+    assert await asyncio.to_thread(sql, verdict_writes) == [(1,)]
+    await heartbeats.ping_slug(beat.slug, kind=PingKind.FAIL, output="disk full")
+    assert await asyncio.to_thread(sql, verdict_writes) == [(2,)]
+    [(state, output, last_ping_at, version)] = await asyncio.to_thread(
+        sql, f"SELECT state, last_failure_output, last_ping_at, version FROM heartbeats WHERE id = '{beat.id}'"
+    )
+    stored = await heartbeats.get(owner(runtime), beat.id)
+    assert (state, output) == ("down", "disk full") and version == 5  # one raise per ping
+    assert stored.last_ping_at is not None and last_ping_at == to_ms(stored.last_ping_at)
+
+
+def test_a_compare_and_set_of_changed_columns_names_only_them_and_proves_the_version(tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class Row:
+        id: str
+        count: int
+        seen_at: datetime | None
+
+    statements: list[str] = []
+    columns = (("count", None), ("seen_at", to_ms))
+    with closing(sqlite3.connect(tmp_path / "cas.sqlite3", isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE rows (id TEXT PRIMARY KEY, count INTEGER, seen_at INTEGER, version INTEGER)")
+        conn.execute("INSERT INTO rows VALUES ('r', 1, NULL, 0)")
+        conn.set_trace_callback(statements.append)
+        first = Versioned(Row("r", 1, None), 0)
+        moment = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+        assert update_changed_at_version(conn, "rows", columns, Row("r", 1, moment), first)
+        assert statements[-1].startswith("UPDATE rows SET seen_at = ") and "count" not in statements[-1]
+        assert not update_changed_at_version(conn, "rows", columns, Row("r", 2, moment), first)  # stale version
+        assert update_changed_at_version(conn, "rows", columns, Row("r", 1, moment), Versioned(Row("r", 1, moment), 1))
+        assert statements[-1].startswith("UPDATE rows SET version = version + 1")  # nothing changed: still proven
+        assert conn.execute("SELECT count, seen_at, version FROM rows").fetchall() == [(1, to_ms(moment), 2)]
 
 
 # -- answers kept until the data changes, reads on the loop's thread ------------------------------------

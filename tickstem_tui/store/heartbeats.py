@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, HeartbeatState, PingKind, PingRecord
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
-from tickstem_tui.store.database import Database, Versioned, update_at_version, version_update_sql
+from tickstem_tui.store.database import ColumnCodec, Database, Versioned, enum_value, update_changed_at_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,37 +140,23 @@ def update_heartbeat(conn: sqlite3.Connection, after: Heartbeat, before: Heartbe
     return cursor.rowcount == 1
 
 
-# Everything a ping can change (see domain.heartbeats.on_ping).
-_UPDATE_PINGED = version_update_sql(
-    "heartbeats",
-    (
-        "state",
-        "consecutive_misses",
-        "last_ping_at",
-        "last_start_at",
-        "last_duration_ms",
-        "last_failure_output",
-        "next_expected_at",
-        "alert_after",
-        "updated_at",
-    ),
+# Everything a ping can change (see domain.heartbeats.on_ping), as (column and attribute, codec).
+_PINGED_COLUMNS: tuple[tuple[str, ColumnCodec], ...] = (
+    ("state", enum_value),
+    ("consecutive_misses", None),
+    ("last_ping_at", to_ms),
+    ("last_start_at", to_ms),
+    ("last_duration_ms", None),
+    ("last_failure_output", None),
+    ("next_expected_at", to_ms),
+    ("alert_after", to_ms),
+    ("updated_at", to_ms),
 )
 
 
 def update_pinged(conn: sqlite3.Connection, after: Heartbeat, before: Versioned[Heartbeat]) -> bool:
     """Write what a ping changed, compare-and-set on the version of the row it was computed from."""
-    values = (
-        after.state.value,
-        after.consecutive_misses,
-        opt_to_ms(after.last_ping_at),
-        opt_to_ms(after.last_start_at),
-        after.last_duration_ms,
-        after.last_failure_output,
-        opt_to_ms(after.next_expected_at),
-        opt_to_ms(after.alert_after),
-        to_ms(after.updated_at),
-    )
-    return update_at_version(conn, _UPDATE_PINGED, values, before)
+    return update_changed_at_version(conn, "heartbeats", _PINGED_COLUMNS, after, before)
 
 
 def fetch_versioned(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> Versioned[Heartbeat] | None:

@@ -25,7 +25,7 @@ from tickstem_tui.domain.monitors import (
     window_start,
 )
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
-from tickstem_tui.store.database import Database, Versioned, update_at_version, version_update_sql
+from tickstem_tui.store.database import ColumnCodec, Database, Versioned, enum_value, update_changed_at_version
 
 
 def _assertions_to_json(assertions: Iterable[Assertion]) -> str:
@@ -179,33 +179,22 @@ def load_versioned_sync(conn: sqlite3.Connection, monitor_id: str) -> Versioned[
     return None if row is None else Versioned(row_to_monitor(row), row["version"])
 
 
-# Everything a check can change (see services.poller: status, streak, certificate, plan, last check).
-_UPDATE_CHECKED = version_update_sql(
-    "monitors",
-    (
-        "status",
-        "consecutive_failures",
-        "ssl_expires_at",
-        "next_check_at",
-        "last_checked_at",
-        "last_check_status",
-        "updated_at",
-    ),
+# Everything a check can change (see services.poller: status, streak, certificate, plan, last check),
+# as (column and attribute, codec).
+_CHECKED_COLUMNS: tuple[tuple[str, ColumnCodec], ...] = (
+    ("status", enum_value),
+    ("consecutive_failures", None),
+    ("ssl_expires_at", to_ms),
+    ("next_check_at", to_ms),
+    ("last_checked_at", to_ms),
+    ("last_check_status", enum_value),
+    ("updated_at", to_ms),
 )
 
 
 def save_checked_sync(conn: sqlite3.Connection, after: Monitor, before: Versioned[Monitor]) -> bool:
     """Write what a check changed, compare-and-set on the version of the row it was computed from."""
-    values = (
-        after.status.value,
-        after.consecutive_failures,
-        opt_to_ms(after.ssl_expires_at),
-        opt_to_ms(after.next_check_at),
-        opt_to_ms(after.last_checked_at),
-        None if after.last_check_status is None else after.last_check_status.value,
-        to_ms(after.updated_at),
-    )
-    return update_at_version(conn, _UPDATE_CHECKED, values, before)
+    return update_changed_at_version(conn, "monitors", _CHECKED_COLUMNS, after, before)
 
 
 def insert_check_sync(conn: sqlite3.Connection, check: MonitorCheck) -> None:
