@@ -259,6 +259,26 @@ async def test_quick_writes_commit_on_the_loop_thread_and_still_fail_alone(tmp_p
 
 
 @pytest.mark.parametrize("quick", [True, False])
+async def test_a_cancelled_caller_leaves_its_queued_write_to_commit_and_the_writer_running(
+    tmp_path: Path, quick: bool
+) -> None:
+    """A request handler cancelled mid-write (a client gone) must neither lose the write nor break the queue."""
+    db = await Database.open(tmp_path / "cancel.sqlite3")
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+        callers = [asyncio.create_task(db.write_sync(_insert(n), quick=quick)) for n in (1, 2, 4)]
+        await asyncio.sleep(0)  # all three queued, none committed yet
+        callers[1].cancel()
+        done = await asyncio.gather(*callers, return_exceptions=True)
+        assert done[0] == 1 and done[2] == 4
+        assert isinstance(done[1], asyncio.CancelledError)
+        assert await db.write_sync(_insert(5), quick=quick) == 5  # the writer is still taking writes
+        assert [row[0] for row in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 2, 4, 5]
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("quick", [True, False])
 async def test_after_commit_runs_once_for_each_committed_write_and_never_for_one_undone(
     tmp_path: Path, quick: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

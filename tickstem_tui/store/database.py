@@ -350,7 +350,9 @@ class Database:
             raise RuntimeError("database is closed")
         request = _WriteRequest(fn)
         await self._queue.put(request)
-        result: T = await asyncio.shield(request.future)
+        # Not shielded: a caller cancelled meanwhile cancels only the future; the write loop still runs
+        # the write (it is queued) and skips answering a future that is already done.
+        result: T = await request.future
         return result
 
     async def write_sync(self, fn: SyncWriteFn[T], *, quick: bool = False) -> T:
@@ -372,7 +374,9 @@ class Database:
             raise RuntimeError("database is closed")
         request = _WriteRequest(None, sync_fn=fn, quick=quick)
         await self._queue.put(request)
-        result: T = await asyncio.shield(request.future)
+        # Not shielded: a caller cancelled meanwhile cancels only the future; the write loop still runs
+        # the write (it is queued) and skips answering a future that is already done.
+        result: T = await request.future
         return result
 
     async def execute(self, sql: str, params: Params = ()) -> int:
