@@ -240,6 +240,26 @@ async def test_one_account_never_reaches_anothers_monitors(runtime: Runtime, htt
     assert (await call(http, "GET", "/v1/heartbeats", alice))[0] == 401
 
 
+async def test_every_ping_form_is_accepted_and_recorded(runtime: Runtime, http: aiohttp.ClientSession) -> None:
+    token = await account(http)
+    created = await monitor(http, token)
+    forms = [
+        (method, f"{prefix}/{created['slug']}{suffix}")
+        for prefix in ("/ping", "/api/ping")
+        for suffix in ("", "/start")
+        for method in ("GET", "HEAD", "POST")
+    ]
+    for method, path in forms:
+        async with http.request(method, path) as response:
+            assert response.status == 200, (method, path)
+            assert response.headers["Cache-Control"] == "no-store"
+    status, pings = await call(http, "GET", f"/api/monitors/{created['id']}/pings?limit=50", token)
+    assert status == 200 and len(pings) == len(forms) == 12
+    assert sorted(p["kind"] for p in pings) == ["start"] * 6 + ["success"] * 6
+    async with http.put(f"/ping/{created['slug']}") as response:
+        assert response.status == 405
+
+
 async def test_badges_follow_the_status_without_auth_or_caching(runtime: Runtime, http: aiohttp.ClientSession) -> None:
     token = await account(http)
     created = await monitor(http, token)

@@ -192,11 +192,14 @@ async def badge(request: web.Request) -> web.StreamResponse:
 
 
 def routes() -> list[web.RouteDef]:
-    pings: list[web.RouteDef] = []
-    for prefix in ("/ping", "/api/ping"):
-        for method in ("GET", "HEAD", "POST"):
-            pings.append(web.route(method, prefix + "/{slug}", ping))
-            pings.append(web.route(method, prefix + "/{slug}/start", ping_start))
+    # Each path's methods added together, so that they share one resource: aiohttp tries a path's
+    # resources one after another, and a POST ping would otherwise fail on the GET and HEAD ones first.
+    pings = [
+        web.route(method, prefix + suffix, handler)
+        for prefix in ("/ping", "/api/ping")
+        for suffix, handler in (("/{slug}", ping), ("/{slug}/start", ping_start))
+        for method in ("GET", "POST")  # GET brings HEAD along
+    ]
     return [
         web.post("/api/auth/register", register),
         web.post("/api/auth/login", login),

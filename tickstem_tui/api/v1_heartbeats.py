@@ -127,6 +127,11 @@ async def ping(request: web.Request) -> web.StreamResponse:
 
 def routes() -> list[web.RouteDef]:
     return [
+        # The ping first: aiohttp tries the resources under /v1/heartbeats in the order they were added, and
+        # the ping is the request that comes most often (none of the others can match its path).
+        # Unauthenticated by design (not behind api_key_required); GET and HEAD for curl and wget users.
+        web.post("/v1/heartbeats/{token}/ping", ping),
+        web.get("/v1/heartbeats/{token}/ping", ping, allow_head=True),
         web.post("/v1/heartbeats", create_heartbeat),
         web.get("/v1/heartbeats", list_heartbeats, allow_head=False),
         web.get("/v1/heartbeats/{id}", get_heartbeat, allow_head=False),
@@ -138,7 +143,4 @@ def routes() -> list[web.RouteDef]:
         web.post("/v1/heartbeats/{id}/resume", resume_heartbeat),
         web.patch("/v1/heartbeats/{id}/resume", resume_heartbeat),
         web.get("/v1/heartbeats/{id}/pings", list_pings, allow_head=False),
-        # Unauthenticated by design (not behind api_key_required); GET and HEAD for curl and wget users.
-        web.post("/v1/heartbeats/{token}/ping", ping),
-        web.get("/v1/heartbeats/{token}/ping", ping, allow_head=True),
     ]
