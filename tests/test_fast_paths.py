@@ -30,6 +30,16 @@ def owner(rt: Runtime) -> str:
     return rt.services.accounts.owner_id
 
 
+async def elsewhere(rt: Runtime, statement: str) -> list[Any]:
+    """One statement on another connection to the runtime's database, off the loop (its writer runs there)."""
+
+    def run() -> list[Any]:
+        with closing(sqlite3.connect(rt.settings.db_path, isolation_level=None)) as conn:
+            return conn.execute(statement).fetchall()
+
+    return await asyncio.to_thread(run)
+
+
 async def register(rt: Runtime, **fields: object) -> str:
     job, _ = await rt.services.jobs.register(owner(rt), fields)
     return job.id
@@ -230,23 +240,19 @@ async def test_an_edit_writes_only_the_columns_it_changes_and_all_of_them(
     jobs = runtime.services.jobs
     job_id = await register(runtime, name="nightly", schedule="0 3 * * *", endpoint=endpoint.url)
 
-    def sql(statement: str) -> list[Any]:  # another connection, off the loop (the runtime's writer runs on it)
-        with closing(sqlite3.connect(runtime.settings.db_path, isolation_level=None)) as conn:
-            return conn.execute(statement).fetchall()
-
     # Counts every write that assigns the row's identity columns (the full upsert assigns them all).
-    await asyncio.to_thread(sql, "CREATE TABLE identity_writes (n INTEGER)")
-    await asyncio.to_thread(
-        sql,
+    await elsewhere(runtime, "CREATE TABLE identity_writes (n INTEGER)")
+    await elsewhere(
+        runtime,
         "CREATE TRIGGER count_identity AFTER UPDATE OF name, account_id ON jobs "
         "BEGIN INSERT INTO identity_writes VALUES (1); END",
     )
     identity_writes = "SELECT COUNT(*) FROM identity_writes"
     await jobs.register(owner(runtime), {"name": "nightly", "description": "d2", "headers": {"X-A": "1"}})
     await jobs.update(owner(runtime), job_id, {"schedule": "15 4 * * *", "timeout_secs": 7, "status": "paused"})
-    assert await asyncio.to_thread(sql, identity_writes) == [(0,)]
+    assert await elsewhere(runtime, identity_writes) == [(0,)]
     await jobs.update(owner(runtime), job_id, {"name": "nightly-renamed"})
-    assert await asyncio.to_thread(sql, identity_writes) == [(1,)]
+    assert await elsewhere(runtime, identity_writes) == [(1,)]
     stored = await jobs.get(owner(runtime), job_id)
     assert stored.spec.name == "nightly-renamed" and stored.spec.description == "d2"
     assert stored.spec.headers == {"X-A": "1"} and stored.spec.schedule == "15 4 * * *"
@@ -258,26 +264,22 @@ async def test_a_ping_writes_only_the_heartbeat_columns_it_changes(runtime: Runt
     beat = await heartbeats.create_from_spec(owner(runtime), HeartbeatSpec(name="backup"), face=Face.CRONSAFE)
     assert beat.slug is not None
 
-    def sql(statement: str) -> list[Any]:
-        with closing(sqlite3.connect(runtime.settings.db_path, isolation_level=None)) as conn:
-            return conn.execute(statement).fetchall()
-
-    await asyncio.to_thread(sql, "CREATE TABLE verdict_writes (n INTEGER)")
-    await asyncio.to_thread(
-        sql,
+    await elsewhere(runtime, "CREATE TABLE verdict_writes (n INTEGER)")
+    await elsewhere(
+        runtime,
         "CREATE TRIGGER count_verdicts AFTER UPDATE OF state, last_failure_output ON heartbeats "
         "BEGIN INSERT INTO verdict_writes VALUES (1); END",
     )
     verdict_writes = "SELECT COUNT(*) FROM verdict_writes"
     await heartbeats.ping_slug(beat.slug)  # new → up
-    assert await asyncio.to_thread(sql, verdict_writes) == [(1,)]
+    assert await elsewhere(runtime, verdict_writes) == [(1,)]
     for _ in range(3):  # up stays up: only the ping time and the deadline are written
         await heartbeats.ping_slug(beat.slug)
-    assert await asyncio.to_thread(sql, verdict_writes) == [(1,)]
+    assert await elsewhere(runtime, verdict_writes) == [(1,)]
     await heartbeats.ping_slug(beat.slug, kind=PingKind.FAIL, output="disk full")
-    assert await asyncio.to_thread(sql, verdict_writes) == [(2,)]
-    [(state, output, last_ping_at, version)] = await asyncio.to_thread(
-        sql, f"SELECT state, last_failure_output, last_ping_at, version FROM heartbeats WHERE id = '{beat.id}'"
+    assert await elsewhere(runtime, verdict_writes) == [(2,)]
+    [(state, output, last_ping_at, version)] = await elsewhere(
+        runtime, f"SELECT state, last_failure_output, last_ping_at, version FROM heartbeats WHERE id = '{beat.id}'"
     )
     stored = await heartbeats.get(owner(runtime), beat.id)
     assert (state, output) == ("down", "disk full") and version == 5  # one raise per ping
