@@ -47,15 +47,10 @@ class Versioned(NamedTuple, Generic[T]):
 
 
 @functools.lru_cache(maxsize=256)
-def version_update_sql(table: str, columns: tuple[str, ...]) -> str:
+def _version_update_sql(table: str, columns: tuple[str, ...]) -> str:
     """`UPDATE table SET columns…, version + 1` for the row with a given id still at a given version."""
     assignments = "".join(f"{column} = ?, " for column in columns)
     return f"UPDATE {table} SET {assignments}version = version + 1 WHERE id = ? AND version = ?"
-
-
-def update_at_version(conn: sqlite3.Connection, sql: str, values: tuple[object, ...], row: Versioned[Any]) -> bool:
-    """Run a `version_update_sql` statement for `row`: True if the row was still at `row.version`."""
-    return conn.execute(sql, (*values, row.value.id, row.version)).rowcount == 1
 
 
 ColumnCodec = Callable[[Any], object] | None
@@ -83,7 +78,8 @@ def update_changed_at_version(
         if value != getattr(before, name):
             names.append(name)
             values.append(value if codec is None or value is None else codec(value))
-    return update_at_version(conn, version_update_sql(table, tuple(names)), tuple(values), row)
+    sql = _version_update_sql(table, tuple(names))
+    return conn.execute(sql, (*values, before.id, row.version)).rowcount == 1
 
 
 class Transaction:
@@ -346,13 +342,7 @@ class Database:
 
     async def write(self, fn: WriteFn[T]) -> T:
         """Run `fn` on the write connection inside a transaction; return after it is committed."""
-        if self._task is None or self._task.done():
-            raise RuntimeError("database is closed")
-        request = _WriteRequest(fn)
-        await self._queue.put(request)
-        # Not shielded: a caller cancelled meanwhile cancels only the future; the write loop still runs
-        # the write (it is queued) and skips answering a future that is already done.
-        result: T = await request.future
+        result: T = await self._submit(_WriteRequest(fn))
         return result
 
     async def write_sync(self, fn: SyncWriteFn[T], *, quick: bool = False) -> T:
@@ -370,14 +360,16 @@ class Database:
         A quick write must have no effect outside the connection: a quick batch in which one write fails
         is rolled back and run again with a savepoint per write, so that only that one fails.
         """
+        result: T = await self._submit(_WriteRequest(None, sync_fn=fn, quick=quick))
+        return result
+
+    async def _submit(self, request: _WriteRequest) -> Any:
         if self._task is None or self._task.done():
             raise RuntimeError("database is closed")
-        request = _WriteRequest(None, sync_fn=fn, quick=quick)
         await self._queue.put(request)
         # Not shielded: a caller cancelled meanwhile cancels only the future; the write loop still runs
         # the write (it is queued) and skips answering a future that is already done.
-        result: T = await request.future
-        return result
+        return await request.future
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One statement as its own write; returns the number of rows changed."""
