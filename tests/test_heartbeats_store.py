@@ -22,7 +22,7 @@ from tickstem_tui.runtime import Runtime
 from tickstem_tui.services import heartbeats as heartbeat_service
 from tickstem_tui.store import database
 from tickstem_tui.store.database import Database, Versioned
-from tickstem_tui.store.heartbeats import PingedRows
+from tickstem_tui.store.heartbeats import PING_HISTORY, PingedRows
 
 
 @pytest.fixture
@@ -31,16 +31,17 @@ async def rt(fake_runtime: Runtime) -> Runtime:
     return fake_runtime
 
 
-async def test_the_watchdog_queries_use_the_alert_after_index(rt: Runtime) -> None:
+async def test_the_watchdog_and_history_queries_use_their_indexes(rt: Runtime) -> None:
     for sql in (
         "SELECT MIN(alert_after) FROM heartbeats WHERE alert_after IS NOT NULL",
         "SELECT * FROM heartbeats WHERE alert_after IS NOT NULL AND alert_after <= 1 ORDER BY alert_after LIMIT 5",
     ):
         plan = " ".join(str(row[3]) for row in await rt.db.fetch_all(f"EXPLAIN QUERY PLAN {sql}"))
         assert "heartbeats_alert_after" in plan, plan
-    history = "SELECT * FROM heartbeat_pings WHERE heartbeat_id = 'x' ORDER BY received_at DESC, seq DESC LIMIT 5"
-    plan = " ".join(str(row[3]) for row in await rt.db.fetch_all(f"EXPLAIN QUERY PLAN {history}"))
-    assert "heartbeat_pings_by_heartbeat" in plan and "TEMP B-TREE" not in plan, plan
+    # History follows the heartbeat's chain of pings: rowid lookups, never a scan of the ping table.
+    params = {"heartbeat": "x", "depth": 60, "limit": 50, "offset": 10}
+    plan = " ".join(str(row[3]) for row in await rt.db.fetch_all(f"EXPLAIN QUERY PLAN {PING_HISTORY}", params))
+    assert "SEARCH heartbeat_pings USING INTEGER PRIMARY KEY" in plan and "SCAN heartbeat_pings" not in plan, plan
 
 
 async def test_cronsafe_monitors_share_the_model(rt: Runtime, fake_clock: FakeClock) -> None:
@@ -136,8 +137,8 @@ async def test_pings_start_from_remembered_rows_but_never_from_stale_ones(rt: Ru
     stored = await service.get(owner, hb.id)
     assert stored.spec.interval_secs == 600 and stored.next_expected_at == result.heartbeat.next_expected_at
 
-    # Paused through the service: a ping changes nothing then, so a remembered row cannot be proven current
-    # by a compare-and-set; the ping reads the row and is recorded as arriving while paused.
+    # Paused through the service: the remembered row's version is out of date, so the ping reads the row
+    # and is recorded as arriving while paused (it still names itself the heartbeat's newest ping).
     await service.pause(owner, hb.id)
     paused_ping = await service.ping(hb.token)
     assert paused_ping.status == "paused" and not paused_ping.accepted

@@ -27,6 +27,7 @@ from tickstem_tui.domain.times import to_ms
 from tickstem_tui.runtime import Runtime
 from tickstem_tui.store.accounts import OWNER_ACCOUNT_ID
 from tickstem_tui.store.database import Database
+from tickstem_tui.store.heartbeats import LINK_PING_CHAINS
 from tickstem_tui.tui.app import TickstemApp
 from tickstem_tui.tui.bridge import FeedItem
 
@@ -297,8 +298,10 @@ async def _seed_heartbeats(conn: aiosqlite.Connection, now: datetime) -> None:
         await conn.executemany(
             "INSERT INTO heartbeat_pings (id, heartbeat_id, kind, received_at, ip, user_agent, output, duration_ms, "
             "paused) VALUES (?, ?, ?, ?, '10.0.4.17', 'tickstem-python/1.0.0', NULL, ?, 0)",
-            pings,
+            sorted(pings, key=lambda ping: ping[3]),
         )
+    for statement in LINK_PING_CHAINS:
+        await conn.execute(statement)
 
 
 async def _seed_verifications(conn: aiosqlite.Connection, now: datetime) -> None:
@@ -513,7 +516,9 @@ async def seed_bulk(
         await conn.executemany(
             "INSERT INTO heartbeat_pings (id, heartbeat_id, kind, received_at, ip, user_agent, output, duration_ms, "
             "paused) VALUES (?, ?, 'success', ?, '10.0.0.1', 'curl/8', NULL, NULL, 0)",
-            pings,
+            sorted(pings, key=lambda ping: ping[2]),
         )
+        for statement in LINK_PING_CHAINS:
+            await conn.execute(statement)
 
     await db.write(write)

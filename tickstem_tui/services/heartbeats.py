@@ -41,12 +41,14 @@ from tickstem_tui.store.heartbeats import (
     HeartbeatRepository,
     PingedRows,
     count_heartbeats,
+    delete_heartbeat,
     fetch_heartbeat,
     fetch_versioned,
     insert_heartbeat,
     insert_ping,
     update_heartbeat,
     update_pinged,
+    withdraw_ping,
 )
 
 HEARTBEAT_NOT_FOUND = "heartbeat not found"
@@ -212,8 +214,12 @@ class HeartbeatService:
     async def delete(self, account_id: str, heartbeat_id: str, face: Face | None = None) -> None:
         """Remove the heartbeat and, with it, its whole ping history."""
         where, params = _scope(account_id, heartbeat_id, face)
-        if await self._db.execute(f"DELETE FROM heartbeats WHERE {where}", params) == 0:
+        deleted = await self._db.write_sync(partial(delete_heartbeat, where=where, params=params))
+        if deleted is None:
             raise NotFound(HEARTBEAT_NOT_FOUND)
+        _, newest_ping = deleted
+        if newest_ping is not None:
+            await self.repo.delete_pings(heartbeat_id, newest_ping, below=newest_ping + 1)
         self._bus.publish(HeartbeatChanged(account_id, heartbeat_id, deleted=True))
 
     # -- pings -----------------------------------------------------------------------------------
@@ -255,16 +261,7 @@ class HeartbeatService:
             # The time is read inside the writer so pings of one heartbeat commit in time order.
             now = self._clock.now()
             transition = on_ping(current, kind, now, output)
-            version = row.version
-            if transition.heartbeat != current:
-                if not update_pinged(conn, transition.heartbeat, row):
-                    if read_here:
-                        raise RuntimeError(f"heartbeat {current.id} changed under the writer")
-                    return None
-                version += 1
-            elif not read_here:
-                return None  # nothing to write, so nothing would prove the remembered row current
-            insert_ping(
+            seq = insert_ping(
                 conn,
                 id=new_id("hbp") if current.face is Face.TICKSTEM else new_uuid(),
                 heartbeat_id=current.id,
@@ -276,10 +273,17 @@ class HeartbeatService:
                 duration_ms=transition.duration_ms,
                 paused=current.paused,
             )
+            # Every ping updates the row (it names its newest ping), so a success proves `row` was current.
+            if seq is None or not update_pinged(conn, transition.heartbeat, row, seq):
+                if seq is not None:
+                    withdraw_ping(conn, seq)  # recorded from a stale row: the caller reads the row and retries
+                if read_here:
+                    raise RuntimeError(f"heartbeat {current.id} changed under the writer")
+                return None
             flip = flipped(current, transition)
             if flip is not None:
                 record_flip_sync(conn, flip)
-            return _Pinged(current, transition, Versioned(transition.heartbeat, version))
+            return _Pinged(current, transition, Versioned(transition.heartbeat, row.version + 1))
 
         def run(conn: sqlite3.Connection) -> _Pinged:
             # Start from the row as this transaction last wrote it (pings of one heartbeat often share a

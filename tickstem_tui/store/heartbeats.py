@@ -6,6 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from tickstem_tui.domain.heartbeats import Face, Heartbeat, HeartbeatSpec, HeartbeatState, PingKind, PingRecord
 from tickstem_tui.domain.times import from_ms, opt_from_ms, opt_to_ms, to_ms
@@ -154,9 +155,11 @@ _PINGED_COLUMNS: tuple[tuple[str, ColumnCodec], ...] = (
 )
 
 
-def update_pinged(conn: sqlite3.Connection, after: Heartbeat, before: Versioned[Heartbeat]) -> bool:
-    """Write what a ping changed, compare-and-set on the version of the row it was computed from."""
-    return update_changed_at_version(conn, "heartbeats", _PINGED_COLUMNS, after, before)
+def update_pinged(conn: sqlite3.Connection, after: Heartbeat, before: Versioned[Heartbeat], ping_seq: int) -> bool:
+    """Write what a ping changed and name it the newest ping, compare-and-set on the version of `before`."""
+    return update_changed_at_version(
+        conn, "heartbeats", _PINGED_COLUMNS, after, before, also=(("last_ping_seq", ping_seq),)
+    )
 
 
 def fetch_versioned(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> Versioned[Heartbeat] | None:
@@ -221,12 +224,83 @@ def insert_ping(
     output: str | None,
     duration_ms: int | None,
     paused: bool,
-) -> None:
-    conn.execute(
+) -> int | None:
+    """Append a ping to its heartbeat's chain (see migration 0008); its seq, or None if the heartbeat is gone.
+
+    The heartbeat row must then name it as its newest ping (`update_pinged`) or the ping be withdrawn.
+    """
+    cursor = conn.execute(
         "INSERT INTO heartbeat_pings (id, heartbeat_id, kind, received_at, ip, user_agent, output, duration_ms, "
-        "paused) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (id, heartbeat_id, kind.value, to_ms(received_at), ip, user_agent, output, duration_ms, int(paused)),
+        "paused, prev_seq) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, last_ping_seq FROM heartbeats WHERE id = ?",
+        (
+            id,
+            heartbeat_id,
+            kind.value,
+            to_ms(received_at),
+            ip,
+            user_agent,
+            output,
+            duration_ms,
+            int(paused),
+            heartbeat_id,
+        ),
     )
+    return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
+def withdraw_ping(conn: sqlite3.Connection, seq: int) -> None:
+    """Take back a ping its heartbeat row was not updated for (nothing links to it yet)."""
+    conn.execute("DELETE FROM heartbeat_pings WHERE seq = ?", (seq,))
+
+
+def delete_heartbeat(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> tuple[str, int | None] | None:
+    """Delete one heartbeat row; its id and newest ping (the chain `delete_pings` then removes), or None."""
+    row = conn.execute(f"SELECT id, last_ping_seq FROM heartbeats WHERE {where}", params).fetchone()
+    if row is None:
+        return None
+    conn.execute("DELETE FROM heartbeats WHERE id = ?", (row[0],))
+    return row[0], row[1]
+
+
+# Links pings inserted in bulk (demo data) into their heartbeats' chains, in seq order: insert oldest first.
+LINK_PING_CHAINS = (
+    "UPDATE heartbeat_pings SET prev_seq = linked.prev_seq FROM (SELECT seq, LAG(seq) OVER "
+    "(PARTITION BY heartbeat_id ORDER BY seq) AS prev_seq FROM heartbeat_pings) AS linked "
+    "WHERE heartbeat_pings.seq = linked.seq AND linked.prev_seq IS NOT NULL",
+    "UPDATE heartbeats SET last_ping_seq = newest.seq FROM (SELECT heartbeat_id, MAX(seq) AS seq "
+    "FROM heartbeat_pings GROUP BY heartbeat_id) AS newest WHERE heartbeats.id = newest.heartbeat_id",
+)
+
+
+# A heartbeat's pings from a starting one back, newest first. `seq` only decreases along a chain, so a
+# link that does not (a seq reused after pruning emptied the table) or that names another heartbeat ends
+# it, as does a missing row: that is where pruning stopped. `:depth` bounds the walk (-1: no bound).
+_CHAIN = (
+    "WITH RECURSIVE chain AS (SELECT * FROM heartbeat_pings WHERE seq = {start} AND heartbeat_id = :heartbeat "
+    "UNION ALL SELECT p.* FROM chain JOIN heartbeat_pings AS p ON p.seq = chain.prev_seq "
+    "WHERE p.heartbeat_id = :heartbeat AND p.seq < chain.seq LIMIT :depth) "
+)
+_CHAIN_FROM_NEWEST = _CHAIN.format(start="(SELECT last_ping_seq FROM heartbeats WHERE id = :heartbeat)")
+_CHAIN_FROM = _CHAIN.format(start=":start AND seq < :below")
+PING_HISTORY = _CHAIN_FROM_NEWEST + "SELECT * FROM chain ORDER BY seq DESC LIMIT :limit OFFSET :offset"
+"""A page of one heartbeat's pings, newest first: one rowid lookup per row up to `:depth` (offset + limit)."""
+
+
+def delete_chain_part(
+    conn: sqlite3.Connection, heartbeat_id: str, start: int, below: int, limit: int
+) -> tuple[int, tuple[int, int] | None]:
+    """Delete up to `limit` pings of a chain, from `start` (older than `below`) back.
+
+    Returns how many, and the (start, below) of the rest when the walk stopped at `limit` with more linked.
+    """
+    rows = conn.execute(
+        _CHAIN_FROM + "SELECT seq, prev_seq FROM chain",
+        {"heartbeat": heartbeat_id, "start": start, "below": below, "depth": limit},
+    ).fetchall()
+    conn.executemany("DELETE FROM heartbeat_pings WHERE seq = ?", [(row[0],) for row in rows])
+    if len(rows) < limit or rows[-1][1] is None:
+        return len(rows), None
+    return len(rows), (rows[-1][1], rows[-1][0])
 
 
 def due_heartbeats(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Heartbeat]:
@@ -311,14 +385,14 @@ class HeartbeatRepository:
 
     async def pings(self, heartbeat_id: str, limit: int, offset: int = 0) -> list[PingRecord]:
         rows = await self._db.fetch_all(
-            "SELECT * FROM heartbeat_pings WHERE heartbeat_id = ? ORDER BY received_at DESC, seq DESC LIMIT ? OFFSET ?",
-            (heartbeat_id, limit, offset),
+            PING_HISTORY,
+            {"heartbeat": heartbeat_id, "depth": limit + offset, "limit": limit, "offset": offset},
         )
         return [row_to_ping(row) for row in rows]
 
     async def ping_count(self, heartbeat_id: str) -> int:
         value = await self._db.fetch_value(
-            "SELECT COUNT(*) FROM heartbeat_pings WHERE heartbeat_id = ?", (heartbeat_id,)
+            _CHAIN_FROM_NEWEST + "SELECT COUNT(*) FROM chain", {"heartbeat": heartbeat_id, "depth": -1}
         )
         return int(value or 0)
 
@@ -344,21 +418,31 @@ class HeartbeatRepository:
     async def trim_pings(self, keep: int, batch: int = 5000) -> int:
         """Keep only the newest `keep` pings of each heartbeat, so a busy heartbeat cannot grow without bound."""
         total = 0
-        for heartbeat_id in [r["id"] for r in await self._db.fetch_all("SELECT id FROM heartbeats")]:
-            cutoff = await self._db.fetch_one(
-                "SELECT received_at, seq FROM heartbeat_pings WHERE heartbeat_id = ? "
-                "ORDER BY received_at DESC, seq DESC LIMIT 1 OFFSET ?",
-                (heartbeat_id, keep),
+        # A chain is at most as long as the seqs it can span: most heartbeats need no walk at all.
+        oldest = await self._db.fetch_value("SELECT MIN(seq) FROM heartbeat_pings")
+        if oldest is None:
+            return 0
+        candidates = await self._db.fetch_all(
+            "SELECT id FROM heartbeats WHERE last_ping_seq >= ?", (oldest + keep - 1,)
+        )
+        for heartbeat_id in [row["id"] for row in candidates]:
+            oldest_kept = await self._db.fetch_one(
+                _CHAIN_FROM_NEWEST + "SELECT MIN(seq) AS seq, prev_seq, COUNT(*) AS n FROM chain",
+                {"heartbeat": heartbeat_id, "depth": keep},
             )
-            if cutoff is None:
+            if oldest_kept is None or oldest_kept["n"] < keep or oldest_kept["prev_seq"] is None:
                 continue
-            while True:
-                deleted = await self._db.execute(
-                    "DELETE FROM heartbeat_pings WHERE seq IN (SELECT seq FROM heartbeat_pings "
-                    "WHERE heartbeat_id = ? AND (received_at, seq) <= (?, ?) LIMIT ?)",
-                    (heartbeat_id, cutoff["received_at"], cutoff["seq"], batch),
-                )
-                total += deleted
-                if deleted < batch:
-                    break
+            start, below = oldest_kept["prev_seq"], oldest_kept["seq"]
+            total += await self.delete_pings(heartbeat_id, start, below=below, batch=batch)
+        return total
+
+    async def delete_pings(self, heartbeat_id: str, start: int, *, below: int, batch: int = 5000) -> int:
+        """Delete a heartbeat's pings from `start` back, in bounded batches so each write stays short."""
+        total = 0
+        rest: tuple[int, int] | None = (start, below)
+        while rest is not None:
+            deleted, rest = await self._db.write_sync(
+                partial(delete_chain_part, heartbeat_id=heartbeat_id, start=rest[0], below=rest[1], limit=batch)
+            )
+            total += deleted
         return total
