@@ -426,6 +426,7 @@ class HeartbeatRepository:
             "SELECT id FROM heartbeats WHERE last_ping_seq >= ?", (oldest + keep - 1,)
         )
         for heartbeat_id in [row["id"] for row in candidates]:
+            # With MIN(), SQLite takes the bare column (prev_seq) from the row holding the minimum.
             oldest_kept = await self._db.fetch_one(
                 _CHAIN_FROM_NEWEST + "SELECT MIN(seq) AS seq, prev_seq, COUNT(*) AS n FROM chain",
                 {"heartbeat": heartbeat_id, "depth": keep},
