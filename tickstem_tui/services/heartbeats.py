@@ -41,7 +41,6 @@ from tickstem_tui.store.heartbeats import (
     HeartbeatRepository,
     PingedRows,
     count_heartbeats,
-    delete_heartbeat,
     fetch_heartbeat,
     fetch_versioned,
     insert_heartbeat,
@@ -214,12 +213,8 @@ class HeartbeatService:
     async def delete(self, account_id: str, heartbeat_id: str, face: Face | None = None) -> None:
         """Remove the heartbeat and, with it, its whole ping history."""
         where, params = _scope(account_id, heartbeat_id, face)
-        deleted = await self._db.write_sync(partial(delete_heartbeat, where=where, params=params))
-        if deleted is None:
+        if not await self.repo.delete_with_history(where, params):
             raise NotFound(HEARTBEAT_NOT_FOUND)
-        _, newest_ping = deleted
-        if newest_ping is not None:
-            await self.repo.delete_pings(heartbeat_id, newest_ping, below=newest_ping + 1)
         self._bus.publish(HeartbeatChanged(account_id, heartbeat_id, deleted=True))
 
     # -- pings -----------------------------------------------------------------------------------

@@ -437,6 +437,16 @@ class HeartbeatRepository:
             total += await self.delete_pings(heartbeat_id, start, below=below, batch=batch)
         return total
 
+    async def delete_with_history(self, where: str, params: tuple[object, ...]) -> bool:
+        """Delete the heartbeat `where` selects, then its chain of pings; False if there was none."""
+        deleted = await self._db.write_sync(partial(delete_heartbeat, where=where, params=params))
+        if deleted is None:
+            return False
+        heartbeat_id, newest_ping = deleted
+        if newest_ping is not None:
+            await self.delete_pings(heartbeat_id, newest_ping, below=newest_ping + 1)
+        return True
+
     async def delete_pings(self, heartbeat_id: str, start: int, *, below: int, batch: int = 5000) -> int:
         """Delete a heartbeat's pings from `start` back, in bounded batches so each write stays short."""
         total = 0
