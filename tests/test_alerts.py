@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from tests.dbus_notifications import NotificationServer, SessionBus, serve_notif
 from tickstem_tui.clock import FakeClock, utc
 from tickstem_tui.domain.alerts import Alert, Direction, alert_for
 from tickstem_tui.domain.events import Event, Flipped, Notice
+from tickstem_tui.domain.heartbeats import Face, HeartbeatSpec
 from tickstem_tui.notify.webhooks import DiscordChannel, SlackChannel, TelegramChannel, WebhookChannel
 from tickstem_tui.runtime import Runtime, http_session
 from tickstem_tui.services.flips import record_flip
@@ -124,6 +127,35 @@ async def test_unprocessed_flips_are_sent_after_a_restart(tmp_path: Path, notifi
     async with Runtime(settings.replace(desktop_notifications=True), clock=FakeClock(utc(2026, 5, 1))) as rt:
         [received] = await notifications.wait_for(1)
         assert received.summary == "Monitor “api” is failing"
+
+
+async def test_a_stop_during_a_delivery_lets_it_finish_and_be_recorded(
+    tmp_path: Path, endpoint: RecordingEndpoint
+) -> None:
+    settings = make_settings(tmp_path, desktop_notifications=False)
+    endpoint.delay = 0.5  # the webhook is still answering when the stop comes
+    async with Runtime(settings, clock=FakeClock(utc(2026, 5, 1))) as rt:
+        heartbeat = await rt.services.heartbeats.create_from_spec(
+            rt.services.accounts.owner_id,
+            HeartbeatSpec("nightly"),
+            face=Face.CRONSAFE,
+            alert_channels=[{"type": "webhook", "url": f"{endpoint.url}/hook"}],
+        )
+        at = utc(2026, 5, 1)
+        flip = Flipped(heartbeat.account_id, "heartbeat", heartbeat.id, "nightly", "up", "down", "late", at)
+        await rt.db.write(lambda conn: record_flip(conn, flip))
+        rt.bus.publish(flip)
+        for _ in range(200):
+            if endpoint.in_flight:
+                break
+            await asyncio.sleep(0.01)
+        assert endpoint.in_flight == 1
+    with closing(sqlite3.connect(settings.db_path)) as conn:
+        assert conn.execute("SELECT count(*) FROM flips WHERE processed_at IS NULL").fetchone()[0] == 0
+        assert conn.execute("SELECT channel, ok FROM notifications").fetchall() == [("webhook", 1)]
+    async with Runtime(settings, clock=FakeClock(utc(2026, 5, 1))) as rt:  # nothing left to send again
+        assert await rt.alerts.drain() == 0
+    assert len(endpoint.calls) == 1
 
 
 def test_only_flips_into_or_out_of_failure_alert() -> None:

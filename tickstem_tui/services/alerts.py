@@ -82,9 +82,24 @@ class AlertDispatcher:
             "SELECT * FROM flips WHERE processed_at IS NULL ORDER BY id LIMIT ?", (BATCH,)
         ):
             for row in rows:
-                await self._process(row)
+                await self._process_to_the_end(row)
                 done += 1
         return done
+
+    async def _process_to_the_end(self, row: aiosqlite.Row) -> None:
+        """One flip, finished even when the dispatcher is stopped meanwhile (for up to the shutdown timeout).
+
+        A stop between a delivery and its record would leave the flip pending, and the next start would
+        send the same alert again.
+        """
+        task = asyncio.ensure_future(self._process(row))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({task}, timeout=self._settings.shutdown_timeout_secs)
+            if not done:
+                task.cancel()
+            raise
 
     async def _process(self, row: aiosqlite.Row) -> None:
         flip = Flipped(
