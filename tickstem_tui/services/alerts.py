@@ -99,6 +99,9 @@ class AlertDispatcher:
             done, _ = await asyncio.wait({task}, timeout=self._settings.shutdown_timeout_secs)
             if not done:
                 task.cancel()
+                await asyncio.wait({task})  # over before the stop returns and the database closes
+            if not task.cancelled() and (error := task.exception()) is not None:
+                log.error("alert for flip %s failed during the stop", row["id"], exc_info=error)
             raise
 
     async def _process(self, row: aiosqlite.Row) -> None:
